@@ -1,0 +1,16 @@
+"""Which models the product knows about and how to load them (hub, local folder, offline)."""
+
+from .catalog import CATALOG, ModelSpec, get_spec
+from .loading import HubUnreachableError, LoadedModel, hub_reachable, load_classifier, load_tokenizer, resolve_source
+
+__all__ = [
+    "CATALOG",
+    "HubUnreachableError",
+    "LoadedModel",
+    "ModelSpec",
+    "get_spec",
+    "hub_reachable",
+    "load_classifier",
+    "load_tokenizer",
+    "resolve_source",
+]

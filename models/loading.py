@@ -1,0 +1,179 @@
+"""Load any model the product can prune: a catalog name, a hub id or a local folder.
+
+The branch on ``ModelSpec.kind`` mirrors nanoGPT's ``init_from``: hub models go through
+``from_pretrained`` (and the local HF cache when the hub is down), offline models come from the
+repository itself, and anything else is treated as a hub id or a folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertForSequenceClassification,
+    PreTrainedTokenizerBase,
+)
+
+from .catalog import CATALOG, ModelSpec, get_spec
+
+logger = logging.getLogger(__name__)
+
+HUB_HOST = "huggingface.co"
+OFFLINE_HINT = (
+    "Use an offline model instead ({offline}), a local folder with a saved model, or a machine whose "
+    "Hugging Face cache (HF_HOME) already holds this model."
+)
+
+
+class HubUnreachableError(ConnectionError):
+    """The model must come from the Hugging Face Hub, which cannot be reached, and no cached copy exists."""
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A local or offline model folder that does not exist (yet)."""
+
+
+@dataclass
+class LoadedModel:
+    """A ready classifier with where it came from."""
+
+    model: nn.Module
+    tokenizer: PreTrainedTokenizerBase
+    source: str
+    spec: ModelSpec | None
+    revision: str
+    weights: str  # "pretrained" | "fine-tuned" | "random-weights"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.spec else self.source
+
+
+_hub_state: dict[str, tuple[float, bool]] = {}
+
+
+def hub_reachable(timeout: float = 2.0, ttl: float = 60.0) -> bool:
+    """Can we open a TCP connection to the hub? Cached for `ttl` seconds; HF_HUB_OFFLINE=1 means no."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    now = time.monotonic()
+    cached = _hub_state.get(HUB_HOST)
+    if cached and now - cached[0] < ttl:
+        return cached[1]
+    try:
+        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+            reachable = True
+    except OSError:
+        reachable = False
+    _hub_state[HUB_HOST] = (now, reachable)
+    return reachable
+
+
+def offline_names() -> list[str]:
+    return [name for name, spec in CATALOG.items() if spec.kind == "offline"]
+
+
+def resolve_source(name_or_path: str) -> tuple[str, ModelSpec | None, bool]:
+    """Map a catalog name, hub id or folder to (source, spec, is_local)."""
+    name_or_path = name_or_path.strip()
+    if not name_or_path:
+        raise ValueError("no model given: pick a catalog name, a Hugging Face id or a local folder")
+    spec = get_spec(name_or_path)
+    if spec is not None:
+        if spec.is_local and not (Path(spec.source) / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"offline model {spec.name!r} is not built yet ({spec.source} has no config.json); "
+                "build the family with `python -m models.build_offline`"
+            )
+        return spec.source, spec, spec.is_local
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(f"{path} exists but holds no config.json; expected a save_pretrained() folder")
+        return str(path), None, True
+    if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
+        raise ModelNotFoundError(f"no model folder at {name_or_path}")
+    return name_or_path, None, False
+
+
+def weights_fingerprint(folder: str | os.PathLike) -> str:
+    """Cheap identity of local weights: size and the first/last MiB of each weights file."""
+    digest = hashlib.sha1()
+    for file in sorted(Path(folder).glob("*.safetensors")) + sorted(Path(folder).glob("*.bin")):
+        size = file.stat().st_size
+        digest.update(f"{file.name}:{size}".encode())
+        with file.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+            handle.seek(max(0, size - (1 << 20)))
+            digest.update(handle.read(1 << 20))
+    return "local-" + digest.hexdigest()[:12]
+
+
+def _from_hub(loader, source: str, **kwargs):
+    """Call a from_pretrained, using the local cache only when the hub is down."""
+    if hub_reachable():
+        return loader(source, **kwargs)
+    try:
+        return loader(source, local_files_only=True, **kwargs)
+    except OSError as exc:
+        raise HubUnreachableError(
+            f"The Hugging Face Hub cannot be reached from this machine and {source!r} is not in the local "
+            f"cache. " + OFFLINE_HINT.format(offline=", ".join(offline_names()))
+        ) from exc
+
+
+@functools.lru_cache(maxsize=8)
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    """The model's tokenizer (fast version), loaded once per process."""
+    source, _, is_local = resolve_source(name_or_path)
+    if is_local:
+        return AutoTokenizer.from_pretrained(source)
+    return _from_hub(AutoTokenizer.from_pretrained, source)
+
+
+def load_classifier(
+    name_or_path: str,
+    num_labels: int = 12,
+    id2label: dict[int, str] | None = None,
+    revision: str = "main",
+) -> LoadedModel:
+    """Load a model with a sequence-classification head (new head if the checkpoint has none).
+
+    Raises:
+        HubUnreachableError: hub model, hub down, not cached; the message lists offline options.
+        ModelNotFoundError: a folder or offline model that does not exist.
+    """
+    from pruning.data import LABELS  # the label set is the dataset's, not the model's
+
+    id2label = id2label or dict(enumerate(LABELS[:num_labels]))
+    source, spec, is_local = resolve_source(name_or_path)
+    kwargs = {"num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
+    if is_local:
+        model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
+        rev = weights_fingerprint(source)
+    else:
+        model = _from_hub(AutoModelForSequenceClassification.from_pretrained, source, revision=revision, **kwargs)
+        rev = getattr(model.config, "_commit_hash", None) or revision
+    tokenizer = load_tokenizer(name_or_path)
+    fine_tuned = bool(getattr(model.config, "finetuned_on", None))
+    model.eval()
+    return LoadedModel(model, tokenizer, source, spec, rev, "fine-tuned" if fine_tuned else "pretrained")
+
+
+def random_classifier(spec_or_name: ModelSpec | str, num_labels: int = 12) -> nn.Module:
+    """A random-weight model with a catalog model's shape: valid for latency, never for accuracy."""
+    spec = spec_or_name if isinstance(spec_or_name, ModelSpec) else CATALOG[spec_or_name]
+    config = BertConfig(**spec.bert_config_kwargs(), num_labels=num_labels)
+    config.weights = "random-weights"
+    return BertForSequenceClassification(config).eval()

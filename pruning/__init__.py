@@ -1,0 +1,52 @@
+"""Layer pruning of BERT models for Marathi text classification: the public API.
+
+``app.py`` and ``pruning.cli`` import only from here and from ``models``.
+"""
+
+from .cache import CacheEntryError, VariantCache, VariantKey
+from .config import BACKENDS, DATASETS, BenchConfig, FinetuneConfig, PruneConfig
+from .data import LABELS, CleaningReport, DataNotFoundError, load_mahanews, normalise_text, repair_mojibake
+from .evaluate import classification_metrics, evaluate_model, majority_baseline, predict_logits
+from .finetune import FinetuneCancelled, FinetuneResult, TrainEvent, finetune
+from .importance import LayerScores, compute_layer_scores
+from .pipeline import Variant, build_variant, plan_for
+from .strategies import STRATEGIES, LayerPlan, select_layers
+from .surgery import UnsupportedModelError, encoder_layers, num_layers, provenance, prune_layers
+
+__all__ = [
+    "BACKENDS",
+    "DATASETS",
+    "LABELS",
+    "STRATEGIES",
+    "BenchConfig",
+    "CacheEntryError",
+    "CleaningReport",
+    "DataNotFoundError",
+    "FinetuneCancelled",
+    "FinetuneConfig",
+    "FinetuneResult",
+    "LayerPlan",
+    "LayerScores",
+    "PruneConfig",
+    "TrainEvent",
+    "UnsupportedModelError",
+    "Variant",
+    "VariantCache",
+    "VariantKey",
+    "build_variant",
+    "classification_metrics",
+    "compute_layer_scores",
+    "encoder_layers",
+    "evaluate_model",
+    "finetune",
+    "load_mahanews",
+    "majority_baseline",
+    "normalise_text",
+    "num_layers",
+    "plan_for",
+    "predict_logits",
+    "provenance",
+    "prune_layers",
+    "repair_mojibake",
+    "select_layers",
+]

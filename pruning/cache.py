@@ -1,0 +1,212 @@
+"""A directory of fine-tuned variants, one folder each, written atomically.
+
+A variant's key is everything that decides its weights: base model and revision, strategy,
+kept layers, dataset, fine-tuning hyperparameters and seed. The folder name is readable
+(``offline-teacher__middle-k6-0.1.2.9.10.11__SHC__s42__3f2a9c1d0b``) and ends in a hash of the
+full key, so two variants that differ only in, say, learning rate never collide.
+
+Each folder holds ``save_pretrained`` weights and tokenizer plus ``variant.json`` (key, configs,
+metrics, history). It is written into ``.tmp-*`` and renamed when complete, so an interrupted
+fine-tune leaves no half-written variant; stale temp folders are ignored by listings and swept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ROOT = Path(os.environ.get("MARATHI_PRUNE_HOME", Path.home() / ".cache" / "marathi-prune")) / "variants"
+RECORD_FILE = "variant.json"
+TMP_PREFIX = ".tmp-"
+REQUIRED_FILES = ("config.json", RECORD_FILE)
+
+
+class CacheEntryError(ValueError):
+    """A cache folder that exists but cannot be used (corrupt or incomplete)."""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip("/")).strip("-")[:60] or "model"
+
+
+@dataclass(frozen=True)
+class VariantKey:
+    """Everything that determines a fine-tuned variant's weights."""
+
+    base_model: str
+    revision: str
+    strategy: str
+    kept_layers: tuple[int, ...]
+    num_layers: int
+    dataset: str
+    finetune: tuple[tuple[str, Any], ...]  # FinetuneConfig.to_dict() items, sorted (seed included)
+
+    @classmethod
+    def create(
+        cls, base_model: str, revision: str, strategy: str, kept: list[int], num_layers: int, finetune: dict
+    ) -> VariantKey:
+        items = tuple(sorted((k, v) for k, v in finetune.items()))
+        return cls(base_model, revision, strategy, tuple(int(i) for i in kept), num_layers, finetune["dataset"], items)
+
+    def to_dict(self) -> dict:
+        return {
+            "base_model": self.base_model,
+            "revision": self.revision,
+            "strategy": self.strategy,
+            "kept_layers": list(self.kept_layers),
+            "num_layers": self.num_layers,
+            "dataset": self.dataset,
+            "finetune": dict(self.finetune),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> VariantKey:
+        return cls.create(
+            data["base_model"], data["revision"], data["strategy"], data["kept_layers"], data["num_layers"],
+            data["finetune"],
+        )  # fmt: skip
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+    @property
+    def dirname(self) -> str:
+        seed = dict(self.finetune).get("seed", 0)
+        kept = ".".join(map(str, self.kept_layers))
+        name = self.base_model.rstrip("/").split("/")[-1]  # hub id or folder -> its last part
+        return f"{_slug(name)}__{self.strategy}-k{len(self.kept_layers)}-{kept}__{self.dataset}__s{seed}__{self.digest}"
+
+
+@dataclass
+class CacheProblem:
+    path: str
+    reason: str
+
+
+@dataclass
+class CacheListing:
+    records: list[dict] = field(default_factory=list)
+    problems: list[CacheProblem] = field(default_factory=list)
+
+
+class VariantCache:
+    """Fine-tuned variants on disk. Safe to share between the app, the CLI and the sweep."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root or os.environ.get("MARATHI_PRUNE_CACHE") or DEFAULT_ROOT)
+
+    def path_for(self, key: VariantKey) -> Path:
+        return self.root / key.dirname
+
+    def contains(self, key: VariantKey) -> bool:
+        try:
+            self.read_record(self.path_for(key))
+            return True
+        except CacheEntryError:
+            return False
+
+    def read_record(self, path: Path) -> dict:
+        """The variant.json of a folder; CacheEntryError if missing, unreadable or incomplete."""
+        if not path.is_dir():
+            raise CacheEntryError(f"no cached variant at {path}")
+        missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
+        if missing:
+            raise CacheEntryError(f"{path.name} is incomplete: missing {', '.join(missing)}")
+        if not any(path.glob("*.safetensors")):
+            raise CacheEntryError(f"{path.name} has no weights (*.safetensors)")
+        try:
+            record = json.loads((path / RECORD_FILE).read_text(encoding="utf-8"))
+            VariantKey.from_dict(record["key"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CacheEntryError(f"{path.name}/{RECORD_FILE} is corrupt: {exc}") from exc
+        record["path"] = str(path)
+        return record
+
+    def save(self, key: VariantKey, model, tokenizer, record: dict, *, force: bool = False) -> Path:
+        """Write a variant atomically; with force, replace an existing one."""
+        final = self.path_for(key)
+        if final.exists() and not force and self.contains(key):
+            logger.info("variant %s already cached", final.name)
+            return final
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f"{TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            full = {**record, "key": key.to_dict(), "name": final.name, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            (tmp / RECORD_FILE).write_text(json.dumps(full, indent=1, ensure_ascii=False, default=str), "utf-8")
+            if final.exists():
+                trash = self.root / f"{TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
+                os.replace(final, trash)
+                shutil.rmtree(trash, ignore_errors=True)
+            os.replace(tmp, final)  # atomic on one filesystem: readers see all or nothing
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return final
+
+    def list(self) -> CacheListing:
+        """All readable variants (newest first) and the folders that could not be read."""
+        listing = CacheListing()
+        if not self.root.is_dir():
+            return listing
+        for path in sorted(self.root.iterdir()):
+            if not path.is_dir() or path.name.startswith("."):
+                continue
+            try:
+                listing.records.append(self.read_record(path))
+            except CacheEntryError as exc:
+                logger.warning("skipping cache entry: %s", exc)
+                listing.problems.append(CacheProblem(str(path), str(exc)))
+        listing.records.sort(key=lambda r: r.get("created", ""), reverse=True)
+        return listing
+
+    def find(self, name: str) -> Path:
+        """A variant folder by full name or unique prefix."""
+        matches = [p for p in self.root.glob(f"{name}*") if p.is_dir() and not p.name.startswith(".")] if name else []
+        if len(matches) != 1:
+            what = "no" if not matches else f"{len(matches)}"
+            raise CacheEntryError(f"{what} cached variant(s) match {name!r}; see `python -m pruning cache list`")
+        return matches[0]
+
+    def load(self, key_or_name: VariantKey | str):
+        """(model, tokenizer, record) of a cached variant."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = self.path_for(key_or_name) if isinstance(key_or_name, VariantKey) else self.find(key_or_name)
+        record = self.read_record(path)
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise CacheEntryError(f"{path.name} could not be loaded: {exc}") from exc
+        return model, tokenizer, record
+
+    def delete(self, name: str) -> Path:
+        path = self.find(name)
+        trash = self.root / f"{TMP_PREFIX}del-{path.name}"
+        os.replace(path, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        return path
+
+    def sweep_temp(self, older_than_s: float = 3600) -> int:
+        """Remove temp folders left by killed writers; returns how many."""
+        removed = 0
+        if self.root.is_dir():
+            for path in self.root.glob(f"{TMP_PREFIX}*"):
+                if time.time() - path.stat().st_mtime > older_than_s:
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed += 1
+        return removed

@@ -1,0 +1,276 @@
+"""`python -m pruning`: plan, scores, finetune, evaluate, cache, bench.
+
+Each subcommand builds a config (defaults < --config file.json < flags), makes one library call
+and prints JSON on stdout. Bad input exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import (
+    DATASETS,
+    STRATEGIES,
+    CacheEntryError,
+    DataNotFoundError,
+    FinetuneConfig,
+    PruneConfig,
+    VariantCache,
+    build_variant,
+    compute_layer_scores,
+    evaluate_model,
+    load_mahanews,
+    select_layers,
+)
+
+logger = logging.getLogger("pruning")
+
+
+class CliError(Exception):
+    """A user mistake: reported as one line, exit status 2."""
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+
+
+def _print(obj) -> None:
+    print(json.dumps(obj, indent=1, ensure_ascii=False, default=str))
+
+
+def _config_file(path: str | None) -> dict:
+    if not path:
+        return {}
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read config file {path}: {exc}") from exc
+
+
+def _merge(cls, file_values: dict, flags: dict):
+    """defaults < config file < explicitly given flags; unknown keys are an error."""
+    values = dict(file_values)
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return cls.from_dict(values)
+
+
+def _add_prune_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strategy", choices=list(STRATEGIES), default=None, help="which layers to drop")
+    p.add_argument("--keep", type=int, help="number of encoder layers to keep")
+    p.add_argument("--layers-kept", type=_int_list, help="0-based layers to keep, for --strategy custom (e.g. 0,1,5)")
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", type=str.upper, choices=list(DATASETS), default=None)
+    p.add_argument("--data-dir", default=None, help="MahaNews folder (default: $MAHANEWS_DIR, then download)")
+
+
+def _prune_config(args, file_values: dict) -> PruneConfig | None:
+    values = {**file_values.get("prune", {})}
+    flags = {"strategy": args.strategy, "keep": args.keep, "layers": args.layers_kept}
+    if args.layers_kept and not args.strategy:
+        flags["strategy"] = "custom"
+    if not any(v is not None for v in flags.values()) and not values:
+        return None
+    return _merge(PruneConfig, values, flags)
+
+
+def cmd_plan(args) -> int:
+    if args.model:
+        from models import load_classifier
+
+        from . import num_layers
+
+        depth = num_layers(load_classifier(args.model).model)
+    elif args.layers:
+        depth = args.layers
+    else:
+        raise CliError("give the depth with --layers L or a model with --model NAME")
+    scores = json.loads(Path(args.scores).read_text())[args.pooling] if args.scores else None
+    _print(select_layers(args.strategy, depth, keep=args.keep, scores=scores, layers=args.layers_kept).to_dict())
+    return 0
+
+
+def cmd_scores(args) -> int:
+    from models import load_classifier
+
+    loaded = load_classifier(args.model)
+    if args.texts:
+        texts = [line.strip() for line in Path(args.texts).read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        data, _ = load_mahanews(args.dataset or "SHC", args.data_dir)
+        texts = list(data["validation"]["text"])
+    texts = texts[: args.max_texts]
+    scores = compute_layer_scores(loaded.model, loaded.tokenizer, texts, batch_size=args.batch_size)
+    _print(scores.to_dict())
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    file_values = _config_file(args.config)
+    prune = _prune_config(args, file_values)
+    train = _merge(
+        FinetuneConfig,
+        file_values.get("finetune", {}),
+        {"dataset": args.dataset, "epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size,
+         "seed": args.seed, "max_train_samples": args.max_train_samples, "max_length": args.max_length},
+    )  # fmt: skip
+    variant = build_variant(args.model, prune, train, cache=VariantCache(args.cache_dir), data_dir=args.data_dir,
+                            force=args.force)  # fmt: skip
+    record = variant.record
+    _print(
+        {
+            "variant": record["name"],
+            "path": record["path"],
+            "from_cache": variant.from_cache,
+            "kept_layers": record["plan"]["kept"],
+            "test": {k: record["test_metrics"][k] for k in ("accuracy", "macro_f1", "num_examples")},
+            "dev_accuracy": record["dev_metrics"]["accuracy"],
+            "majority_baseline_test": record["majority_baseline_test"],
+            "train_seconds": record["train_seconds"],
+            "device": record["device"],
+        }
+    )
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from models import load_classifier
+
+    cache = VariantCache(args.cache_dir)
+    try:
+        model, tokenizer, _ = cache.load(args.model)
+    except CacheEntryError:
+        loaded = load_classifier(args.model)
+        model, tokenizer = loaded.model, loaded.tokenizer
+        if not getattr(model.config, "finetuned_on", None):
+            logger.warning("%s is not a fine-tuned classifier: its head is random, expect chance accuracy", args.model)
+    data, report = load_mahanews(args.dataset or "SHC", args.data_dir)
+    max_length = args.max_length or FinetuneConfig(dataset=args.dataset or "SHC").effective_max_length
+    metrics = evaluate_model(model, tokenizer, data[args.split], max_length=min(max_length, model.config.max_position_embeddings))
+    _print({"model": args.model, "dataset": report.dataset, "split": args.split, **metrics})
+    return 0
+
+
+def cmd_cache(args) -> int:
+    cache = VariantCache(args.cache_dir)
+    if args.action == "list":
+        listing = cache.list()
+        rows = [
+            {"name": r["name"], "base_model": r["key"]["base_model"], "strategy": r["key"]["strategy"],
+             "kept_layers": r["key"]["kept_layers"], "dataset": r["key"]["dataset"],
+             "test_accuracy": r.get("test_metrics", {}).get("accuracy"), "created": r.get("created")}
+            for r in listing.records
+        ]  # fmt: skip
+        _print({"root": str(cache.root), "variants": rows, "problems": [vars(p) for p in listing.problems]})
+    elif args.action == "delete":
+        if not args.name:
+            raise CliError("cache delete needs the variant name (see `cache list`)")
+        _print({"deleted": str(cache.delete(args.name))})
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m pruning", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("plan", help="print kept/dropped layer indices as JSON")
+    p.add_argument("--layers", type=int, help="model depth L")
+    p.add_argument("--model", help="or read the depth from a model (catalog name, hub id, folder)")
+    p.add_argument("--strategy", choices=list(STRATEGIES), required=True)
+    p.add_argument("--keep", type=int)
+    p.add_argument("--layers-kept", type=_int_list, help="for --strategy custom")
+    p.add_argument("--scores", help="JSON from `scores`, for --strategy contribution")
+    p.add_argument("--pooling", choices=["cls", "mean"], default="cls")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("scores", help="per-layer importance (input/output cosine similarity)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--texts", help="calibration texts, one a line (default: the dataset's validation split)")
+    _add_data_args(p)
+    p.add_argument("--max-texts", type=int, default=512)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(func=cmd_scores)
+
+    p = sub.add_parser("finetune", help="prune, fine-tune, evaluate on test, cache; prints metrics JSON")
+    p.add_argument("--model", required=True, help="base model: catalog name, hub id or folder")
+    _add_prune_args(p)
+    _add_data_args(p)
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-train-samples", type=int)
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--config", help='JSON file {"prune": {...}, "finetune": {...}}; flags override it')
+    p.add_argument("--cache-dir", help="variant cache (default: $MARATHI_PRUNE_CACHE or ~/.cache/marathi-prune)")
+    p.add_argument("--force", action="store_true", help="retrain even if the variant is cached")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("evaluate", help="metrics of a cached variant or a model folder on a split")
+    p.add_argument("--model", required=True, help="cached variant name (prefix) or model folder")
+    _add_data_args(p)
+    p.add_argument("--split", choices=["train", "validation", "test"], default="test")
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--cache-dir")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("cache", help="list or delete cached variants")
+    p.add_argument("action", choices=["list", "delete"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--cache-dir")
+    p.set_defaults(func=cmd_cache)
+
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub) -> None:
+    """Subcommands that live in their own modules (bench, sweep)."""
+    try:
+        from .bench import add_bench_parser
+    except ImportError:
+        pass
+    else:
+        add_bench_parser(sub)
+    try:
+        from .sweep import add_sweep_parser
+    except ImportError:
+        pass
+    else:
+        add_sweep_parser(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "data_dir", None) is None and os.environ.get("MAHANEWS_DIR") and hasattr(args, "data_dir"):
+        args.data_dir = os.environ["MAHANEWS_DIR"]
+    from models.loading import HubUnreachableError, ModelNotFoundError
+
+    try:
+        return args.func(args)
+    except (CliError, ValueError, DataNotFoundError, CacheEntryError, HubUnreachableError, ModelNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written to the cache", file=sys.stderr)
+        return 130

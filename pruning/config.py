@@ -1,0 +1,167 @@
+"""One dataclass per stage. Each validates itself and round-trips through a plain dict, which is
+saved with every variant so a cached model says exactly how it was made."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .strategies import STRATEGIES
+
+T = TypeVar("T", bound="_Config")
+
+DATASETS = ("SHC", "LPC", "LDC")
+# Longest useful input per dataset, in WordPiece tokens. Headlines are short (p99 < 40 tokens
+# with MahaBERT's vocabulary), paragraphs run to a few hundred, documents to BERT's limit.
+DEFAULT_MAX_LENGTH = {"SHC": 64, "LPC": 256, "LDC": 512}
+
+
+class _Config:
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid keys: {sorted(names)}")
+        return cls(**data)
+
+    def fingerprint(self) -> str:
+        """Short stable hash of the settings, for cache keys."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+@dataclass
+class PruneConfig(_Config):
+    """How to cut a model.
+
+    Args:
+        strategy (str, defaults to "top"): a key of ``pruning.STRATEGIES``.
+        keep (int, optional): layers to keep; required except for "custom".
+        layers (list[int], optional): 0-based layers to keep, for "custom".
+        score_pooling (str, defaults to "cls"): which importance score drives "contribution":
+            "cls" (Poor Man's BERT) or "mean" (mean-pooled tokens).
+    """
+
+    strategy: str = "top"
+    keep: int | None = None
+    layers: list[int] | None = None
+    score_pooling: str = "cls"
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
+        if self.strategy == "custom" and not self.layers:
+            raise ValueError("strategy 'custom' needs `layers`, the 0-based layers to keep")
+        if self.strategy != "custom" and self.keep is None:
+            raise ValueError(f"strategy {self.strategy!r} needs `keep`, the number of layers to keep")
+        if self.keep is not None and (isinstance(self.keep, bool) or not isinstance(self.keep, int) or self.keep < 1):
+            raise ValueError(f"keep must be a positive integer, got {self.keep!r}")
+        if self.score_pooling not in ("cls", "mean"):
+            raise ValueError(f"score_pooling must be 'cls' or 'mean', got {self.score_pooling!r}")
+
+
+@dataclass
+class FinetuneConfig(_Config):
+    """How to fine-tune a (pruned) model on a MahaNews task.
+
+    Args:
+        dataset (str, defaults to "SHC"): "SHC" (headlines), "LPC" (paragraphs) or "LDC" (documents).
+        epochs (float, defaults to 3): passes over the training split.
+        learning_rate (float, defaults to 5e-5): peak AdamW learning rate (BERT fine-tuning range).
+        batch_size (int, defaults to 32): examples per step.
+        max_length (int, optional): token limit; defaults to the dataset's (64 / 256 / 512).
+        warmup_ratio (float, defaults to 0.1): share of steps with linear warm-up.
+        weight_decay (float, defaults to 0.01): AdamW decay, not applied to biases and LayerNorm.
+        seed (int, defaults to 42): seed for shuffling, dropout and the classifier head.
+        max_train_samples (int, optional): cap on training examples (stratified), for quick runs.
+        max_eval_samples (int, optional): cap on dev examples used to pick the best epoch.
+        eval_steps (int, optional): also evaluate every this many steps; by default once an epoch.
+        mixed_precision (str, defaults to "auto"): "auto" (bf16 where the GPU supports it, else
+            fp16 on GPU, fp32 on CPU), "bf16", "fp16" or "no".
+    """
+
+    dataset: str = "SHC"
+    epochs: float = 3.0
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    max_length: int | None = None
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    seed: int = 42
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    eval_steps: int | None = None
+    mixed_precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.dataset = str(self.dataset).upper()
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; valid datasets: {', '.join(DATASETS)}")
+        if not self.epochs > 0:
+            raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_length is not None and not 8 <= self.max_length <= 8192:
+            raise ValueError(f"max_length must be between 8 and 8192 tokens, got {self.max_length}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        for name in ("max_train_samples", "max_eval_samples", "eval_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 when given, got {value}")
+        if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
+            raise ValueError(f"mixed_precision must be auto, bf16, fp16 or no, got {self.mixed_precision!r}")
+
+    @property
+    def effective_max_length(self) -> int:
+        return self.max_length or DEFAULT_MAX_LENGTH[self.dataset]
+
+
+BACKENDS = ("torch", "onnx", "onnx-int8", "torch-fp16", "torch-bf16", "onnx-cuda-fp16")
+
+
+@dataclass
+class BenchConfig(_Config):
+    """What to time.
+
+    Args:
+        backends (list[str], defaults to ["torch"]): any of ``BACKENDS``.
+        batch_sizes (list[int], defaults to [1]): batch sizes to time.
+        seq_lengths (list[int], defaults to [64]): padded sequence lengths to time.
+        warmup (int, defaults to 5): untimed runs first (allocator, oneDNN kernel selection).
+        repeats (int, defaults to 30): timed runs; p50/p90 are taken over these.
+        threads (int, optional): torch / ONNX Runtime intra-op threads; defaults to all cores.
+        device (str, defaults to "cpu"): "cpu" or "cuda".
+    """
+
+    backends: list[str] = field(default_factory=lambda: ["torch"])
+    batch_sizes: list[int] = field(default_factory=lambda: [1])
+    seq_lengths: list[int] = field(default_factory=lambda: [64])
+    warmup: int = 5
+    repeats: int = 30
+    threads: int | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        unknown = [b for b in self.backends if b not in BACKENDS]
+        if unknown or not self.backends:
+            raise ValueError(f"unknown backend(s) {unknown}; valid backends: {', '.join(BACKENDS)}")
+        if not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
+            raise ValueError(f"batch sizes must be >= 1, got {self.batch_sizes}")
+        if not self.seq_lengths or any(s < 1 for s in self.seq_lengths):
+            raise ValueError(f"sequence lengths must be >= 1, got {self.seq_lengths}")
+        if self.warmup < 0 or self.repeats < 1:
+            raise ValueError(f"need warmup >= 0 and repeats >= 1, got {self.warmup} and {self.repeats}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")

@@ -1,0 +1,314 @@
+"""L3Cube-MahaNews loading that copes with the official files' faults.
+
+The published CSVs (SHC headlines, LPC paragraphs, LDC documents) contain repeated header rows,
+two header spellings (``Text,Label`` and ``text,labels``), empty texts, non-breaking spaces,
+zero-width spaces, duplicate rows and UTF-8 text that was mis-decoded as CP866 (``рдорд╣...``).
+``load_mahanews`` repairs or removes each of these, counts what it did, and returns a
+``datasets.DatasetDict`` with a fixed 12-way ``ClassLabel``.
+
+Where the files come from, in order: ``data_dir`` argument, ``$MAHANEWS_DIR``, the download cache
+(``~/.cache/marathi-prune/mahanews``), the official GitHub repository (downloaded into the cache),
+and last a sibling ``../shared/data/mahanews`` checkout. A missing split is carved out of what
+exists with a stratified, seeded split, and the report says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import unicodedata
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from sklearn.model_selection import train_test_split
+
+logger = logging.getLogger(__name__)
+
+LABELS: tuple[str, ...] = (
+    "Auto", "Bhakti", "Crime", "Education", "Fashion", "Health",
+    "International", "Manoranjan", "Politics", "Sports", "Tech", "Travel",
+)  # fmt: skip
+SPLITS = ("train", "validation", "test")
+_FILE_SPLIT = {"train": "Train", "validation": "Valid", "test": "Test"}
+_HEADER_VALUES = {"text", "label", "labels"}
+GITHUB_RAW = "https://raw.githubusercontent.com/l3cube-pune/MarathiNLP/main/L3Cube-MahaNews/{name}/{name}_{split}.csv"
+CACHE_DIR = Path(os.environ.get("MARATHI_PRUNE_HOME", Path.home() / ".cache" / "marathi-prune")) / "mahanews"
+SIBLING_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mahanews"
+# Share of the pool that becomes each missing split; 80/10/10 mirrors the official SHC ratios.
+SPLIT_FRACTION = 0.1
+SPLIT_SEED = 42
+
+_MOJIBAKE = re.compile("[\u0400-\u04ff\u2500-\u257f]{3,}")  # Cyrillic / box drawing runs
+_DEVANAGARI = re.compile("[\u0900-\u097f]")
+_DROP_CHARS = dict.fromkeys(map(ord, "\u200b\ufeff\u2060\u00ad"))  # ZWSP, BOM, word joiner, soft hyphen
+_SPACE_CHARS = dict.fromkeys(map(ord, "\u00a0\u202f\u2007\u2009\u3000"), " ")  # NBSP & co. -> space
+_WHITESPACE = re.compile(r"\s+")
+
+
+class DataNotFoundError(FileNotFoundError):
+    """No MahaNews files for the requested dataset in any known location."""
+
+
+@dataclass
+class SplitReport:
+    """What cleaning one split did, in rows."""
+
+    source: str
+    rows_read: int = 0
+    header_rows_dropped: int = 0
+    mojibake_repaired: int = 0
+    mojibake_unrepaired_dropped: int = 0
+    characters_normalised: int = 0
+    empty_dropped: int = 0
+    unknown_label_dropped: int = 0
+    duplicates_dropped: int = 0
+    conflicting_labels_dropped: int = 0
+    rows_kept: int = 0
+
+
+@dataclass
+class CleaningReport:
+    """Cleaning counts per file read, final rows per split, and notes on splits that were made."""
+
+    dataset: str
+    data_dir: str
+    files: dict[str, SplitReport] = field(default_factory=dict)  # keyed by the split the file holds
+    split_rows: dict[str, int] = field(default_factory=dict)
+    split_sources: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "data_dir": self.data_dir,
+            "files": {name: vars(rep) for name, rep in self.files.items()},
+            "split_rows": dict(self.split_rows),
+            "split_sources": dict(self.split_sources),
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        parts = [f"{name}: {rows} rows" for name, rows in self.split_rows.items()]
+        return f"{self.dataset} ({', '.join(parts)})" + "".join(f"; {note}" for note in self.notes)
+
+
+def repair_mojibake(text: str) -> tuple[str, bool]:
+    """Undo UTF-8 bytes shown as CP866 (``рдорд╣`` -> ``मह``); returns (text, repaired?)."""
+    if not _MOJIBAKE.search(text):
+        return text, False
+    try:
+        fixed = text.encode("cp866").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text, False
+    return (fixed, True) if _DEVANAGARI.search(fixed) else (text, False)
+
+
+def normalise_text(text: str) -> str:
+    """NFC, NBSP -> space, drop invisible characters, collapse whitespace.
+
+    ZWJ/ZWNJ (U+200D/U+200C) are kept: in Marathi they select conjunct shapes (e.g. eyelash ra).
+    """
+    text = unicodedata.normalize("NFC", text.translate(_SPACE_CHARS).translate(_DROP_CHARS))
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", on_bad_lines="warn")
+    if frame.shape[1] < 2:
+        raise ValueError(f"{path} has {frame.shape[1]} column(s); expected two: text and label")
+    frame = frame.iloc[:, :2]
+    frame.columns = ["text", "label"]
+    return frame
+
+
+def clean_frame(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, SplitReport]:
+    """Apply every repair to one raw split; see the module docstring for the faults handled."""
+    rep = SplitReport(source=source, rows_read=len(frame))
+    frame = frame.copy()
+    frame["label"] = frame["label"].str.strip()
+    # Repeated header rows: SHC repeats "Text,Label", LPC repeats ",Label" (empty text).
+    headers = frame["label"].str.lower().isin(_HEADER_VALUES)
+    rep.header_rows_dropped = int(headers.sum())
+    frame = frame[~headers]
+
+    texts, repaired, changed, broken = [], 0, 0, []
+    for raw in frame["text"]:
+        text, was_fixed = repair_mojibake(raw)
+        repaired += was_fixed
+        if not was_fixed and _MOJIBAKE.search(text) and not _DEVANAGARI.search(text):
+            broken.append(True)  # mojibake we could not undo: unreadable, drop it
+        else:
+            broken.append(False)
+        clean = normalise_text(text)
+        changed += (clean != text.strip()) and not was_fixed
+        texts.append(clean)
+    frame["text"] = texts
+    rep.mojibake_repaired, rep.characters_normalised = repaired, changed
+    broken_mask = pd.Series(broken, index=frame.index)
+    rep.mojibake_unrepaired_dropped = int(broken_mask.sum())
+    frame = frame[~broken_mask]
+
+    empty = frame["text"].str.len() == 0
+    rep.empty_dropped = int(empty.sum())
+    frame = frame[~empty]
+    unknown = ~frame["label"].isin(LABELS)
+    rep.unknown_label_dropped = int(unknown.sum())
+    if rep.unknown_label_dropped:
+        logger.warning("%s: dropped %d rows with labels outside %s", source, rep.unknown_label_dropped, LABELS)
+    frame = frame[~unknown]
+
+    before = len(frame)
+    frame = frame.drop_duplicates(subset=["text", "label"])
+    rep.duplicates_dropped = before - len(frame)
+    conflicted = frame.duplicated(subset=["text"], keep=False)  # same text, different labels
+    rep.conflicting_labels_dropped = int(conflicted.sum())
+    frame = frame[~conflicted].reset_index(drop=True)
+    rep.rows_kept = len(frame)
+    return frame, rep
+
+
+def _find_local(name: str, split: str, roots: list[Path]) -> Path | None:
+    file = f"{name}_{_FILE_SPLIT[split]}.csv"
+    for root in roots:
+        for candidate in (root / name / file, root / file):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _download(name: str, split: str) -> Path | None:
+    """Fetch one official CSV into the cache; None when the repository is unreachable or lacks it."""
+    target = CACHE_DIR / name / f"{name}_{_FILE_SPLIT[split]}.csv"
+    url = GITHUB_RAW.format(name=name, split=_FILE_SPLIT[split])
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            payload = response.read()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        logger.info("could not download %s: %s", url, exc)
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(payload)
+    os.replace(tmp, target)  # never leave a half-written CSV in the cache
+    return target
+
+
+def _locate(name: str, data_dir: str | os.PathLike | None, download: bool) -> tuple[dict[str, Path], str]:
+    if data_dir is not None:
+        roots = [Path(data_dir)]
+        if not roots[0].exists():
+            raise DataNotFoundError(f"data directory {data_dir} does not exist")
+    elif os.environ.get("MAHANEWS_DIR"):
+        roots = [Path(os.environ["MAHANEWS_DIR"])]
+    else:
+        roots = [CACHE_DIR]
+    found = {split: path for split in SPLITS if (path := _find_local(name, split, roots))}
+    if not found and data_dir is None and not os.environ.get("MAHANEWS_DIR"):
+        if download:
+            found = {split: path for split in SPLITS if (path := _download(name, split))}
+        if not found:
+            roots = [SIBLING_DIR]
+            found = {split: path for split in SPLITS if (path := _find_local(name, split, roots))}
+    if not found:
+        raise DataNotFoundError(
+            f"no {name} files ({name}_Train/Valid/Test.csv) in {', '.join(map(str, roots))}"
+            + ("" if data_dir or os.environ.get("MAHANEWS_DIR") else " and the L3Cube GitHub repository is unreachable")
+            + "; pass --data-dir or set MAHANEWS_DIR to a folder holding them"
+        )
+    return found, str(next(iter(found.values())).parent)
+
+
+def _stratified(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rest, carved = train_test_split(frame, test_size=fraction, random_state=seed, stratify=frame["label"])
+    return rest.reset_index(drop=True), carved.reset_index(drop=True)
+
+
+def load_mahanews(
+    name: str = "SHC",
+    data_dir: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    seed: int = SPLIT_SEED,
+) -> tuple[DatasetDict, CleaningReport]:
+    """Load and clean one MahaNews dataset.
+
+    Args:
+        name: "SHC", "LPC" or "LDC".
+        data_dir: folder with ``<name>/<name>_{Train,Valid,Test}.csv`` (or the files directly).
+        download: try the official repository when nothing local is found.
+        seed: seed of the stratified split used to fill in missing splits.
+
+    Returns:
+        (DatasetDict with train/validation/test and columns text, label), CleaningReport.
+
+    Raises:
+        DataNotFoundError: no file for this dataset anywhere, with a hint how to fix it.
+        ValueError: unknown dataset name or a malformed file.
+    """
+    name = name.upper()
+    if name not in ("SHC", "LPC", "LDC"):
+        raise ValueError(f"unknown MahaNews dataset {name!r}; valid: SHC, LPC, LDC")
+    paths, root = _locate(name, data_dir, download)
+    report = CleaningReport(dataset=name, data_dir=root)
+    frames: dict[str, pd.DataFrame] = {}
+    for split, path in paths.items():
+        frames[split], report.files[split] = clean_frame(_read_raw(path), source=str(path))
+        report.split_sources[split] = path.name
+
+    _fill_missing_splits(frames, report, seed)
+    _drop_overlap(frames, report)
+    report.split_rows = {split: len(frames[split]) for split in SPLITS}
+    features = Features({"text": Value("string"), "label": ClassLabel(names=list(LABELS))})
+    dataset = DatasetDict(
+        {
+            split: Dataset.from_dict(
+                {"text": frames[split]["text"].tolist(), "label": [LABELS.index(x) for x in frames[split]["label"]]},
+                features=features,
+            )
+            for split in SPLITS
+        }
+    )
+    logger.info("loaded %s", report.summary())
+    return dataset, report
+
+
+def _fill_missing_splits(frames: dict[str, pd.DataFrame], report: CleaningReport, seed: int) -> None:
+    """Carve each missing split out of a pool, stratified by label, 10% of the pool each.
+
+    The pool is the training split when there is one; otherwise the largest split present, which
+    then also supplies train (e.g. only ``*_Valid.csv`` -> 80/10/10 train/validation/test of it).
+    """
+    missing = [s for s in SPLITS if s not in frames]
+    if not missing:
+        return
+    pool_name = "train" if "train" in frames else max(frames, key=lambda s: len(frames[s]))
+    pool = frames.pop(pool_name)
+    pool_size, pool_file = len(pool), report.split_sources.pop(pool_name)
+    to_carve = [s for s in SPLITS if s != "train" and (s in missing or s == pool_name)]
+    for i, split in enumerate(to_carve):
+        share = SPLIT_FRACTION / (1 - SPLIT_FRACTION * i)  # every carve is 10% of the original pool
+        pool, frames[split] = _stratified(pool, share, seed + i)
+        report.split_sources[split] = f"stratified {SPLIT_FRACTION:.0%} of {pool_file}"
+    frames["train"] = pool
+    report.split_sources["train"] = pool_file if pool_name == "train" else f"remaining {len(pool)} rows of {pool_file}"
+    report.split_sources = {s: report.split_sources[s] for s in SPLITS}
+    report.notes.append(
+        f"no {'/'.join(missing)} file: made {', '.join(to_carve + ([] if pool_name == 'train' else ['train']))} "
+        f"from the {pool_size} cleaned rows of {pool_file} (stratified, seed {seed})"
+    )
+
+
+def _drop_overlap(frames: dict[str, pd.DataFrame], report: CleaningReport) -> None:
+    """A text in test (or validation) must not also be trained on; drop it from the larger side."""
+    for held_out in ("test", "validation"):
+        seen = set(frames[held_out]["text"])
+        for split in ("train", "validation") if held_out == "test" else ("train",):
+            overlap = frames[split]["text"].isin(seen)
+            if overlap.any():
+                frames[split] = frames[split][~overlap].reset_index(drop=True)
+                report.notes.append(f"dropped {int(overlap.sum())} {split} rows whose text is also in {held_out}")

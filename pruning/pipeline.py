@@ -1,0 +1,131 @@
+"""Base model -> layer plan -> surgery -> fine-tune -> test metrics -> cache: one call.
+
+The app, the CLI and the sweep all build variants through ``build_variant`` so a variant made
+in one is found by the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .cache import VariantCache, VariantKey
+from .config import FinetuneConfig, PruneConfig
+from .data import load_mahanews
+from .evaluate import evaluate_model, majority_baseline
+from .finetune import TrainEvent, finetune
+from .importance import LayerScores, compute_layer_scores
+from .strategies import LayerPlan, select_layers
+from .surgery import num_layers, prune_layers
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Variant:
+    """A fine-tuned (possibly pruned) model with its record, fresh or from the cache."""
+
+    model: object
+    tokenizer: object
+    record: dict
+    from_cache: bool
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.record["test_metrics"]["accuracy"]
+
+
+def plan_for(model, prune: PruneConfig, scores: LayerScores | None = None) -> LayerPlan:
+    """The layer plan of `prune` for `model`, using importance scores when the strategy wants them."""
+    return select_layers(
+        prune.strategy,
+        num_layers(model),
+        keep=prune.keep if prune.strategy != "custom" else None,
+        scores=scores.by(prune.score_pooling) if scores else None,
+        layers=prune.layers,
+    )
+
+
+def build_variant(
+    base: str,
+    prune: PruneConfig | None,
+    train: FinetuneConfig,
+    *,
+    cache: VariantCache | None = None,
+    data_dir: str | os.PathLike | None = None,
+    force: bool = False,
+    on_event: Callable[[TrainEvent], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    show_progress: bool = True,
+) -> Variant:
+    """Make (or fetch from the cache) the variant of `base` pruned by `prune` and fine-tuned by `train`.
+
+    Args:
+        base: catalog name, hub id or local folder of the pretrained model.
+        prune: how to cut it; None keeps every layer (the "full" reference).
+        train: fine-tuning settings, including dataset and seed.
+        cache: where variants live; the default cache when None.
+        data_dir: MahaNews folder (else $MAHANEWS_DIR, download, sibling shared/).
+        force: retrain even when the variant is cached.
+        on_event, should_stop, show_progress: passed to ``finetune``.
+
+    Returns:
+        The Variant; ``from_cache`` tells whether training was skipped.
+    """
+    from models import load_classifier  # models imports pruning.data; import late to avoid a cycle
+
+    cache = cache or VariantCache()
+    loaded = load_classifier(base)
+    model = loaded.model
+    data, report = load_mahanews(train.dataset, data_dir)
+
+    scores = None
+    if prune is not None and prune.strategy == "contribution":
+        # Poor Man's BERT averages over dev text: use the validation split, never the test split.
+        scores = compute_layer_scores(model, loaded.tokenizer, list(data["validation"]["text"]), show_progress=show_progress)
+    depth = num_layers(model)
+    prune = prune or PruneConfig(strategy="top", keep=depth)
+    plan = plan_for(model, prune, scores)
+    strategy = "full" if plan.keep == depth else plan.strategy
+    key = VariantKey.create(base, loaded.revision, strategy, plan.kept, depth, train.to_dict())
+
+    if not force and cache.contains(key):
+        model, tokenizer, record = cache.load(key)
+        logger.info("loaded cached variant %s", record["name"])
+        return Variant(model, tokenizer, record, from_cache=True)
+
+    if plan.keep < depth:
+        prune_layers(model, plan.kept, strategy=plan.strategy, base_model=base)
+    result = finetune(model, loaded.tokenizer, data, train, on_event=on_event, should_stop=should_stop,
+                      show_progress=show_progress)  # fmt: skip
+    model = result.model
+    max_length = min(train.effective_max_length, model.config.max_position_embeddings)
+    started = time.perf_counter()
+    test_metrics = evaluate_model(model, loaded.tokenizer, data["test"], max_length=max_length)
+    model.config.finetuned_on = train.dataset  # marks the saved config as a fine-tuned classifier
+    record = {
+        "base_model": base,
+        "base_kind": loaded.spec.kind if loaded.spec else "custom",
+        "base_role": loaded.spec.role if loaded.spec else "base",
+        "revision": loaded.revision,
+        "plan": plan.to_dict(),
+        "prune_config": prune.to_dict(),
+        "finetune_config": train.to_dict(),
+        "importance_scores": scores.to_dict() if scores else None,
+        "dev_metrics": result.dev_metrics,
+        "test_metrics": test_metrics,
+        "majority_baseline_test": majority_baseline(list(data["train"]["label"]), list(data["test"]["label"])),
+        "history": result.history,
+        "best_step": result.best_step,
+        "train_seconds": round(result.train_seconds, 2),
+        "eval_seconds": round(time.perf_counter() - started, 2),
+        "device": result.device,
+        "precision": result.precision,
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "data_report": report.to_dict(),
+    }
+    path = cache.save(key, model, loaded.tokenizer, record, force=force)
+    return Variant(model, loaded.tokenizer, cache.read_record(path), from_cache=False)

@@ -1,0 +1,74 @@
+import json
+import os
+
+import pytest
+
+from pruning import CacheEntryError, VariantCache, VariantKey
+from tests.conftest import make_tiny_bert
+
+
+def key(seed=42, lr=5e-5):
+    return VariantKey.create("offline-teacher", "local-abc", "middle", [0, 3], 4,
+                             {"dataset": "SHC", "seed": seed, "learning_rate": lr})  # fmt: skip
+
+
+def test_variant_key_dirname_is_readable_and_unique():
+    assert key().dirname.startswith("offline-teacher__middle-k2-0.3__SHC__s42__")
+    assert key().dirname == key().dirname
+    assert key(lr=1e-4).dirname != key().dirname
+
+
+def test_cache_save_list_load_delete(tmp_path, tokenizer):
+    cache = VariantCache(tmp_path)
+    model = make_tiny_bert(len(tokenizer), layers=2)
+    path = cache.save(key(), model, tokenizer, {"test_metrics": {"accuracy": 0.5}})
+    assert path.name == key().dirname and cache.contains(key())
+    listing = cache.list()
+    assert [r["name"] for r in listing.records] == [key().dirname] and not listing.problems
+    loaded, _, record = cache.load(key())
+    assert record["test_metrics"]["accuracy"] == 0.5 and loaded.config.num_hidden_layers == 2
+    cache.delete(key().dirname[:30])
+    assert not cache.contains(key()) and cache.list().records == []
+
+
+def test_cache_interrupted_write_leaves_cache_readable(tmp_path, tokenizer, monkeypatch):
+    cache = VariantCache(tmp_path)
+    model = make_tiny_bert(len(tokenizer), layers=2)
+    cache.save(key(seed=1), model, tokenizer, {"test_metrics": {"accuracy": 0.4}})
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed mid-write")
+
+    monkeypatch.setattr(tokenizer, "save_pretrained", crash)
+    with pytest.raises(KeyboardInterrupt):
+        cache.save(key(seed=2), model, tokenizer, {})
+    monkeypatch.undo()
+    assert not cache.contains(key(seed=2))
+    assert [p.name for p in tmp_path.iterdir()] == [key(seed=1).dirname]  # no half-written folder
+    assert len(cache.list().records) == 1
+
+
+def test_cache_corrupt_entry_is_reported_and_skipped(tmp_path, tokenizer):
+    cache = VariantCache(tmp_path)
+    model = make_tiny_bert(len(tokenizer), layers=2)
+    good = cache.save(key(seed=1), model, tokenizer, {})
+    bad = cache.save(key(seed=2), model, tokenizer, {})
+    (bad / "variant.json").write_text("{not json")
+    (tmp_path / "stray-folder").mkdir()
+    listing = cache.list()
+    assert [r["name"] for r in listing.records] == [good.name]
+    reasons = sorted(p.reason for p in listing.problems)
+    assert "corrupt" in reasons[0] and "missing" in reasons[1]
+    with pytest.raises(CacheEntryError, match="corrupt"):
+        cache.load(key(seed=2))
+
+
+def test_cache_force_replaces_existing_entry(tmp_path, tokenizer):
+    cache = VariantCache(tmp_path)
+    model = make_tiny_bert(len(tokenizer), layers=2)
+    cache.save(key(), model, tokenizer, {"run": 1})
+    cache.save(key(), model, tokenizer, {"run": 2})
+    assert json.loads((cache.path_for(key()) / "variant.json").read_text())["run"] == 1
+    cache.save(key(), model, tokenizer, {"run": 2}, force=True)
+    assert json.loads((cache.path_for(key()) / "variant.json").read_text())["run"] == 2
+    assert sorted(os.listdir(tmp_path)) == [key().dirname]
