@@ -175,7 +175,8 @@ class VariantCache:
 
     def find(self, name: str) -> Path:
         """A variant folder by full name or unique prefix."""
-        matches = [p for p in self.root.glob(f"{name}*") if p.is_dir() and not p.name.startswith(".")] if name else []
+        plain = bool(name) and "/" not in name and os.sep not in name and not any(c in name for c in "*?[")
+        matches = [p for p in self.root.glob(f"{name}*") if p.is_dir() and not p.name.startswith(".")] if plain else []
         if len(matches) != 1:
             what = "no" if not matches else f"{len(matches)}"
             raise CacheEntryError(f"{what} cached variant(s) match {name!r}; see `python -m pruning cache list`")

@@ -266,6 +266,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.data_dir = os.environ["MAHANEWS_DIR"]
     from models.loading import HubUnreachableError, ModelNotFoundError
 
+    if not args.verbose:  # keep stderr for our one-line errors and our own tqdm bars
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+
     try:
         return args.func(args)
     except (CliError, ValueError, DataNotFoundError, CacheEntryError, HubUnreachableError, ModelNotFoundError) as exc:

@@ -78,9 +78,9 @@ def build_variant(
     from models import load_classifier  # models imports pruning.data; import late to avoid a cycle
 
     cache = cache or VariantCache()
+    data, report = load_mahanews(train.dataset, data_dir)  # first: a missing file fails before a slow load
     loaded = load_classifier(base)
     model = loaded.model
-    data, report = load_mahanews(train.dataset, data_dir)
 
     scores = None
     if prune is not None and prune.strategy == "contribution":

@@ -1,0 +1,43 @@
+# The two commands of the README are `make app` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install install-dev browser app test style quality bench sweep offline
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+
+# Debian's Chromium + a Devanagari font for the browser tests (Playwright never downloads a browser here).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi lohit; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-lohit-deva-marathi; \
+		else echo "install chromium and fonts-lohit-deva-marathi (sudo apt-get install ...) for the browser tests"; fi; fi
+
+app: install
+	$(BIN)/python app.py
+
+test: install-dev browser
+	$(BIN)/python -m pytest -q
+
+style: install-dev
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+quality: install-dev
+	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python scripts/benchmark_report.py
+
+offline: install
+	$(BIN)/python -m models.build_offline
+
+sweep: install
+	$(BIN)/python -m pruning sweep --preset offline-shc

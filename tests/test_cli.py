@@ -1,0 +1,103 @@
+"""`python -m pruning` as a user runs it: JSON on stdout, one-line errors, exit codes."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pruning.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_plan_prints_kept_and_dropped_json(capsys):
+    code, out, _ = run_cli(capsys, "plan", "--layers", "12", "--strategy", "alternate-even", "--keep", "8")
+    assert code == 0
+    assert json.loads(out) == {"strategy": "alternate-even", "num_layers": 12, "keep": 8,
+                               "kept": [0, 1, 2, 3, 4, 6, 8, 10], "dropped": [5, 7, 9, 11]}  # fmt: skip
+
+
+def test_cli_plan_reads_depth_from_a_model_folder(capsys, tiny_base_dir):
+    code, out, _ = run_cli(capsys, "plan", "--model", str(tiny_base_dir), "--strategy", "middle", "--keep", "3")
+    assert code == 0 and json.loads(out)["kept"] == [0, 1, 3]
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["plan", "--layers", "12", "--strategy", "top", "--keep", "13"], "keep must be between 1 and 12"),
+        (["plan", "--layers", "12", "--strategy", "top", "--keep", "0"], "keep must be between 1 and 12"),
+        (["plan", "--layers", "12", "--strategy", "shuffle", "--keep", "3"], "invalid choice: 'shuffle'"),
+        (["plan", "--layers", "12", "--strategy", "custom", "--layers-kept", "1,1"], "more than once"),
+        (["plan", "--layers", "12", "--strategy", "custom", "--layers-kept", "0,12"], "out of range"),
+        (["evaluate", "--model", "nope", "--dataset", "SHC"], "Hub cannot be reached.*offline-teacher"),
+        (["finetune", "--model", "offline-none"], "Hub cannot be reached"),
+        (["evaluate", "--model", "/does/not/exist"], "no model folder at /does/not/exist"),
+    ],
+)
+def test_cli_invalid_input_exits_2_with_one_line(capsys, argv, message):
+    code, out, err = run_cli_catching(capsys, argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error:")
+    assert re.search(message, err), err
+
+
+def run_cli_catching(capsys, argv):
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_missing_data_dir_is_one_line(capsys, tiny_base_dir, tmp_path):
+    code, _, err = run_cli_catching(capsys, ["finetune", "--model", str(tiny_base_dir), "--data-dir", str(tmp_path)])
+    assert code == 2 and "no SHC files" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_finetune_then_evaluate_and_cache_list(capsys, tiny_base_dir, tmp_path):
+    cache = str(tmp_path / "cache")
+    code, out, _ = run_cli(capsys, "finetune", "--model", str(tiny_base_dir), "--strategy", "top", "--keep", "1",
+                           "--epochs", "1", "--max-train-samples", "128", "--lr", "1e-3", "--cache-dir", cache)  # fmt: skip
+    assert code == 0
+    result = json.loads(out)
+    assert result["kept_layers"] == [0] and result["from_cache"] is False
+    assert 0 <= result["test"]["accuracy"] <= 1 and result["test"]["num_examples"] == 239
+
+    code, out, _ = run_cli(capsys, "evaluate", "--model", result["variant"], "--split", "validation", "--cache-dir", cache)
+    assert code == 0 and json.loads(out)["num_examples"] == 239
+
+    code, out, _ = run_cli(capsys, "cache", "list", "--cache-dir", cache)
+    listing = json.loads(out)
+    assert [v["name"] for v in listing["variants"]] == [result["variant"]] and listing["problems"] == []
+
+
+def test_cli_config_file_is_overridden_by_flags(capsys, tiny_base_dir, tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"prune": {"strategy": "bottom", "keep": 2},
+                                  "finetune": {"epochs": 1, "max_train_samples": 64, "seed": 3}}))  # fmt: skip
+    code, out, _ = run_cli(capsys, "finetune", "--model", str(tiny_base_dir), "--config", str(config), "--keep", "1",
+                           "--cache-dir", str(tmp_path / "c"))  # fmt: skip
+    assert code == 0 and json.loads(out)["kept_layers"] == [3]
+    assert "__s3__" in json.loads(out)["variant"]
+    config.write_text(json.dumps({"finetune": {"epochz": 1}}))
+    code, _, err = run_cli_catching(capsys, ["finetune", "--model", str(tiny_base_dir), "--config", str(config)])
+    assert code == 2 and "unknown FinetuneConfig keys ['epochz']" in err
+
+
+def test_cli_runs_as_module():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "pruning", "plan", "--layers", "12", "--strategy", "middle",
+                           "--keep", "6"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and json.loads(proc.stdout)["kept"] == [0, 1, 2, 9, 10, 11]
