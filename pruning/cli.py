@@ -261,6 +261,7 @@ def _register_optional(sub) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that record how they were run
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "data_dir", None) is None and os.environ.get("MAHANEWS_DIR") and hasattr(args, "data_dir"):
         args.data_dir = os.environ["MAHANEWS_DIR"]

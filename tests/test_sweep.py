@@ -1,0 +1,61 @@
+"""The sweep on tiny models: grid, resume from the cache, well-formed results files."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from pruning.cli import main
+from pruning.sweep import SweepConfig, summarise, to_markdown
+from tests.conftest import make_tiny_bert
+
+
+@pytest.fixture(scope="module")
+def scratch_dir(tmp_path_factory, tokenizer):
+    out = tmp_path_factory.mktemp("tiny-scratch-2l")
+    make_tiny_bert(len(tokenizer), layers=2, seed=1).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_sweep_config_cells_cover_the_grid():
+    config = SweepConfig(bases=["a"], strategies=["top", "middle"], keeps=[2, 1], scratch=["s"], seeds=[0, 1])
+    cells = config.cells()
+    assert len(cells) == 2 * (1 + 2 * 2 + 1)
+    assert sum(c[1] is None for c in cells) == 4  # unpruned base and scratch, per seed
+    with pytest.raises(ValueError, match="unknown sweep strategies"):
+        SweepConfig(bases=["a"], strategies=["custom"])
+
+
+def test_sweep_resumes_from_cache_and_writes_results(capsys, tiny_base_dir, scratch_dir, tmp_path):
+    argv = ["sweep", "--bases", str(tiny_base_dir), "--strategies", "top,middle", "--keeps", "2",
+            "--scratch", str(scratch_dir), "--seeds", "0,1", "--epochs", "1", "--lr", "1e-3",
+            "--cache-dir", str(tmp_path / "cache"), "--output", str(tmp_path / "out")]  # fmt: skip
+    config = tmp_path / "sweep.json"
+    config.write_text(json.dumps({"finetune": {"max_train_samples": 48, "batch_size": 16}}))
+    assert main([*argv, "--config", str(config)]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["runs"] == 8 and first["cached"] == 0
+
+    assert main([*argv, "--config", str(config)]) == 0  # resumed: nothing is trained again
+    second = json.loads(capsys.readouterr().out)
+    assert second["runs"] == 8 and second["cached"] == 8
+
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert set(results.role) == {"full", "pruned", "scratch"} and len(results) == 8
+    assert results.test_accuracy.between(0, 1).all() and (results.latency_ms > 0).all()
+    assert set(results[results.role == "pruned"].kept_layers) == {"0 1", "0 3"}
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert (summary.seeds == 2).all() and len(summary) == 4
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert md.startswith("Command: `python -m pruning sweep --bases") and md.count("\n| SHC |") == 4
+    assert json.loads((tmp_path / "out" / "accuracy.json").read_text())["data"]
+
+
+def test_summarise_reports_mean_and_spread():
+    results = pd.DataFrame({"dataset": "SHC", "model": "m", "role": "pruned", "strategy": "top", "layers": 2,
+                            "seed": [0, 1], "test_accuracy": [0.5, 0.7], "test_macro_f1": [0.4, 0.6],
+                            "params": 10})  # fmt: skip
+    summary = summarise(results)
+    assert summary.test_accuracy_mean[0] == pytest.approx(0.6) and summary.test_accuracy_std[0] == pytest.approx(0.1414, 1e-3)
+    assert "60.0 ± 14.1" in to_markdown(summary)
