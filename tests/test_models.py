@@ -1,0 +1,40 @@
+"""Catalog and loading: names, shapes, and plain errors when the hub is unreachable."""
+
+import pytest
+
+import models
+from models.loading import ModelNotFoundError, random_classifier, resolve_source
+
+
+def test_catalog_lists_the_papers_four_models_with_roles_and_shapes():
+    hub = {name: spec for name, spec in models.CATALOG.items() if spec.kind != "offline"}
+    assert {s.source for s in hub.values()} == {
+        "l3cube-pune/marathi-bert-v2", "google/muril-base-cased",
+        "l3cube-pune/marathi-bert-small", "l3cube-pune/marathi-bert-smaller",
+    }  # fmt: skip
+    assert models.get_spec("l3cube-pune/marathi-bert-v2").vocab_size == 197285
+    assert [(s.role, s.num_layers) for s in hub.values()] == [("base", 12), ("base", 12), ("scratch", 6), ("scratch", 2)]
+
+
+def test_random_classifier_has_mahabert_v2_shape_and_is_labelled():
+    model = random_classifier("mahabert-smaller")
+    assert model.config.num_hidden_layers == 2 and model.config.vocab_size == 52000
+    assert model.config.weights == "random-weights"
+
+
+def test_load_classifier_hub_unreachable_points_to_offline_options():
+    with pytest.raises(models.HubUnreachableError, match="cannot be reached.*offline-teacher.*local folder"):
+        models.load_classifier("l3cube-pune/marathi-bert-v2")
+
+
+def test_load_classifier_local_folder(tiny_base_dir):
+    loaded = models.load_classifier(str(tiny_base_dir))
+    assert loaded.model.config.num_labels == 12 and loaded.revision.startswith("local-")
+    assert loaded.weights == "pretrained" and not loaded.model.training
+
+
+@pytest.mark.parametrize("name,match", [("", "no model given"), ("./missing/folder", "no model folder"),
+                                        ("/tmp", "holds no config.json")])  # fmt: skip
+def test_resolve_source_rejects_bad_names(name, match):
+    with pytest.raises((ValueError, ModelNotFoundError), match=match):
+        resolve_source(name)
