@@ -199,28 +199,36 @@ def _download(name: str, split: str) -> Path | None:
 
 
 def _locate(name: str, data_dir: str | os.PathLike | None, download: bool) -> tuple[dict[str, Path], str]:
-    if data_dir is not None:
-        roots = [Path(data_dir)]
-        if not roots[0].exists():
-            raise DataNotFoundError(f"data directory {data_dir} does not exist")
-    elif os.environ.get("MAHANEWS_DIR"):
-        roots = [Path(os.environ["MAHANEWS_DIR"])]
+    """Find the dataset's CSVs: explicit folder, $MAHANEWS_DIR, download cache, GitHub, sibling shared/."""
+    explicit = data_dir if data_dir is not None else os.environ.get("MAHANEWS_DIR") or None
+    if explicit is not None:
+        if not Path(explicit).exists():
+            raise DataNotFoundError(f"data directory {explicit} does not exist; pass --data-dir or set MAHANEWS_DIR")
+        places = [[Path(explicit)]]
     else:
-        roots = [CACHE_DIR]
-    found = {split: path for split in SPLITS if (path := _find_local(name, split, roots))}
-    if not found and data_dir is None and not os.environ.get("MAHANEWS_DIR"):
-        if download:
-            found = {split: path for split in SPLITS if (path := _download(name, split))}
-        if not found:
-            roots = [SIBLING_DIR]
-            found = {split: path for split in SPLITS if (path := _find_local(name, split, roots))}
-    if not found:
-        raise DataNotFoundError(
-            f"no {name} files ({name}_Train/Valid/Test.csv) in {', '.join(map(str, roots))}"
-            + ("" if data_dir or os.environ.get("MAHANEWS_DIR") else " and the L3Cube GitHub repository is unreachable")
-            + "; pass --data-dir or set MAHANEWS_DIR to a folder holding them"
-        )
-    return found, str(next(iter(found.values())).parent)
+        places = [[CACHE_DIR], "github", [SIBLING_DIR]]
+    looked: list[str] = []
+    for place in places:
+        if place == "github":
+            if not download:
+                continue
+            looked.append("the L3Cube GitHub repository (unreachable or missing the files)")
+            found = {}
+            for split in SPLITS:
+                path = _download(name, split)
+                if path is None and not found:
+                    break  # first file failed: the network is down, don't wait on the others
+                if path is not None:
+                    found[split] = path
+        else:
+            looked += [str(root) for root in place]
+            found = {split: path for split in SPLITS if (path := _find_local(name, split, place))}
+        if found:
+            return found, str(next(iter(found.values())).parent)
+    raise DataNotFoundError(
+        f"no {name} files ({name}_Train/Valid/Test.csv) in {'; '.join(looked)}; "
+        "pass --data-dir or set MAHANEWS_DIR to a folder holding them"
+    )
 
 
 def _stratified(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
