@@ -6,6 +6,7 @@ in one is found by the others.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -36,6 +37,15 @@ class Variant:
     @property
     def test_accuracy(self) -> float:
         return self.record["test_metrics"]["accuracy"]
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_data(name: str, data_dir: str | None, env_dir: str | None):
+    """Parse and clean each dataset once per process (a sweep builds dozens of variants from it).
+
+    Loaded first, so a missing file fails before a slow model load.
+    """
+    return load_mahanews(name, data_dir)
 
 
 def plan_for(model, prune: PruneConfig, scores: LayerScores | None = None) -> LayerPlan:
@@ -78,7 +88,7 @@ def build_variant(
     from models import load_classifier  # models imports pruning.data; import late to avoid a cycle
 
     cache = cache or VariantCache()
-    data, report = load_mahanews(train.dataset, data_dir)  # first: a missing file fails before a slow load
+    data, report = _cached_data(train.dataset, str(data_dir) if data_dir else None, os.environ.get("MAHANEWS_DIR"))
     loaded = load_classifier(base)
     model = loaded.model
 

@@ -119,11 +119,10 @@ def _row(variant, model_name: str, role: str, prune: PruneConfig | None) -> dict
 
 def _latency_ms(model, tokenizer, repeats: int = 20) -> tuple[float, str]:
     """Median single-request latency (batch 1, sequence 64) and the device it was timed on."""
-    from .config import BenchConfig
-    from .latency import measure_latency
+    from .latency import benchmark_torch
 
-    rows = measure_latency(model, tokenizer, BenchConfig(batch_sizes=[1], seq_lengths=[64], warmup=3, repeats=repeats))
-    return rows[0]["p50_ms"], rows[0]["device_name"]
+    row = benchmark_torch(model, weights="fine-tuned", batch_sizes=[1], seq_lengths=[64], warmup=3, repeats=repeats)[0]
+    return row["p50_ms"], row["device_name"]
 
 
 def run_sweep(config: SweepConfig, cache: VariantCache | None = None, data_dir: str | None = None) -> pd.DataFrame:
@@ -138,7 +137,8 @@ def run_sweep(config: SweepConfig, cache: VariantCache | None = None, data_dir: 
         spec = get_spec(model_name)
         train = FinetuneConfig(**{**train_defaults, "dataset": dataset, "seed": seed})
         variant = build_variant(model_name, prune, train, cache=cache, data_dir=data_dir, show_progress=False)
-        row = _row(variant, model_name, spec.role if spec else "base", prune)
+        role = "scratch" if model_name in config.scratch or (spec and spec.role == "scratch") else "base"
+        row = _row(variant, model_name, role, prune)
         if config.latency:
             row["latency_ms"], row["latency_device"] = _latency_ms(variant.model, variant.tokenizer)
         rows.append(row)
