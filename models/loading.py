@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 from transformers import (
     AutoModelForSequenceClassification,
@@ -158,7 +159,10 @@ def load_classifier(
 
     id2label = id2label or dict(enumerate(LABELS[:num_labels]))
     source, spec, is_local = resolve_source(name_or_path)
-    kwargs = {"num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
+    # dtype: the offline family ships fp16 weights, which transformers 5 would keep as fp16; CPU
+    # fine-tuning and the latency baseline both want fp32 master weights.
+    kwargs = {"num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()},
+              "dtype": torch.float32}  # fmt: skip
     if is_local:
         model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
         rev = weights_fingerprint(source)

@@ -184,12 +184,13 @@ class VariantCache:
 
     def load(self, key_or_name: VariantKey | str):
         """(model, tokenizer, record) of a cached variant."""
+        import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = self.path_for(key_or_name) if isinstance(key_or_name, VariantKey) else self.find(key_or_name)
         record = self.read_record(path)
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+            model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).eval()
             tokenizer = AutoTokenizer.from_pretrained(path)
         except (OSError, ValueError, RuntimeError) as exc:
             raise CacheEntryError(f"{path.name} could not be loaded: {exc}") from exc

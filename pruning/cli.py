@@ -156,7 +156,9 @@ def cmd_evaluate(args) -> int:
             logger.warning("%s is not a fine-tuned classifier: its head is random, expect chance accuracy", args.model)
     data, report = load_mahanews(args.dataset or "SHC", args.data_dir)
     max_length = args.max_length or FinetuneConfig(dataset=args.dataset or "SHC").effective_max_length
-    metrics = evaluate_model(model, tokenizer, data[args.split], max_length=min(max_length, model.config.max_position_embeddings))
+    metrics = evaluate_model(
+        model, tokenizer, data[args.split], max_length=min(max_length, model.config.max_position_embeddings)
+    )
     _print({"model": args.model, "dataset": report.dataset, "split": args.split, **metrics})
     return 0
 
@@ -262,7 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that record how they were run
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if getattr(args, "data_dir", None) is None and os.environ.get("MAHANEWS_DIR") and hasattr(args, "data_dir"):
         args.data_dir = os.environ["MAHANEWS_DIR"]
     from models.loading import HubUnreachableError, ModelNotFoundError

@@ -165,3 +165,52 @@ class BenchConfig(_Config):
             raise ValueError(f"threads must be >= 1, got {self.threads}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+
+
+EXPORTERS = ("auto", "torchscript", "dynamo")
+
+
+@dataclass
+class ExportConfig(_Config):
+    """How to export a variant to ONNX Runtime and check it against PyTorch.
+
+    Args:
+        opset (int, defaults to 17): ONNX opset of the exported graph (the dynamo exporter uses at least 18).
+        exporter (str, defaults to "auto"): "torchscript" (``torch.onnx.export(dynamo=False)``: the graph ORT's
+            BERT fusions recognise), "dynamo" (torch.export based; exports fine, attention stays unfused) or
+            "auto" (torchscript, then dynamo if it fails).
+        optimize (bool, defaults to True): apply ONNX Runtime's BERT fusions (attention, LayerNorm, GELU, embedding).
+        quantize_embeddings (bool, defaults to True): INT8-quantize the embedding lookups too, so that the word
+            embedding (most of a 197k-vocabulary model) shrinks; False quantizes only MatMul / Attention.
+        per_channel (bool, defaults to False): per-channel INT8 weight scales.
+        reduce_range (bool, defaults to False): 7-bit weights (for CPUs without VNNI that saturate in u8s8 maths).
+        check_texts (int, defaults to 256): real headlines classified to compare ONNX with PyTorch.
+        check_max_length (int, defaults to 64): token limit for those texts.
+        fp32_tolerance (float, defaults to 1e-3): largest allowed |logit difference| of the fp32 export.
+        int8_min_agreement (float, defaults to 0.99): smallest share of unchanged labels for INT8 / fp16 exports.
+    """
+
+    opset: int = 17
+    exporter: str = "auto"
+    optimize: bool = True
+    quantize_embeddings: bool = True
+    per_channel: bool = False
+    reduce_range: bool = False
+    check_texts: int = 256
+    check_max_length: int = 64
+    fp32_tolerance: float = 1e-3
+    int8_min_agreement: float = 0.99
+
+    def __post_init__(self) -> None:
+        if isinstance(self.opset, bool) or not isinstance(self.opset, int) or not 14 <= self.opset <= 23:
+            raise ValueError(f"opset must be an integer between 14 and 23, got {self.opset!r}")
+        if self.exporter not in EXPORTERS:
+            raise ValueError(f"unknown exporter {self.exporter!r}; valid exporters: {', '.join(EXPORTERS)}")
+        if self.check_texts < 1:
+            raise ValueError(f"check_texts must be >= 1, got {self.check_texts}")
+        if not 8 <= self.check_max_length <= 8192:
+            raise ValueError(f"check_max_length must be between 8 and 8192 tokens, got {self.check_max_length}")
+        if not 0 < self.fp32_tolerance < 1:
+            raise ValueError(f"fp32_tolerance must be in (0, 1), got {self.fp32_tolerance}")
+        if not 0 < self.int8_min_agreement <= 1:
+            raise ValueError(f"int8_min_agreement must be in (0, 1], got {self.int8_min_agreement}")

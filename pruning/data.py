@@ -203,7 +203,9 @@ def _locate(name: str, data_dir: str | os.PathLike | None, download: bool) -> tu
     explicit = data_dir if data_dir is not None else os.environ.get("MAHANEWS_DIR") or None
     if explicit is not None:
         if not Path(explicit).exists():
-            raise DataNotFoundError(f"data directory {explicit} does not exist; pass --data-dir or set MAHANEWS_DIR")
+            raise DataNotFoundError(
+                f"MahaNews folder {explicit} does not exist; check data_dir (CLI: --data-dir) or MAHANEWS_DIR"
+            )
         places = [[Path(explicit)]]
     else:
         places = [[CACHE_DIR], "github", [SIBLING_DIR]]
@@ -227,7 +229,7 @@ def _locate(name: str, data_dir: str | os.PathLike | None, download: bool) -> tu
             return found, str(next(iter(found.values())).parent)
     raise DataNotFoundError(
         f"no {name} files ({name}_Train/Valid/Test.csv) in {'; '.join(looked)}; "
-        "pass --data-dir or set MAHANEWS_DIR to a folder holding them"
+        "point data_dir (CLI: --data-dir) or MAHANEWS_DIR at a folder holding them"
     )
 
 

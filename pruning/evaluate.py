@@ -50,7 +50,7 @@ def classification_metrics(labels: Sequence[int], predictions: Sequence[int], la
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
         "macro_f1": float(f1_score(labels, predictions, labels=label_ids, average="macro", zero_division=0)),
-        "per_class_f1": {name: float(f) for name, f in zip(label_names, per_class)},
+        "per_class_f1": {name: float(f) for name, f in zip(label_names, per_class, strict=True)},
         "confusion_matrix": confusion_matrix(labels, predictions, labels=label_ids).tolist(),
         "num_examples": len(labels),
     }

@@ -70,7 +70,7 @@ def compute_layer_scores(
     *,
     batch_size: int = 32,
     max_length: int = 128,
-    cache_dir: str | os.PathLike | None = SCORES_DIR,
+    cache_dir: str | os.PathLike | None | object = ...,
     show_progress: bool = True,
 ) -> LayerScores:
     """Score every encoder layer on `texts`; cached per (weights, texts, max_length).
@@ -81,7 +81,7 @@ def compute_layer_scores(
         texts: calibration texts, e.g. the dev split (Poor Man's BERT) or corpus sentences.
         batch_size: texts per forward pass.
         max_length: truncation length in tokens.
-        cache_dir: where scores are kept as JSON; None disables the cache.
+        cache_dir: where scores are kept as JSON (default ``SCORES_DIR``, read at call time); None disables it.
         show_progress: tqdm bar over batches (picked up by gr.Progress(track_tqdm=True)).
 
     Returns:
@@ -90,6 +90,8 @@ def compute_layer_scores(
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         raise ValueError("need at least one non-empty calibration text to score layers")
+    if cache_dir is ...:
+        cache_dir = SCORES_DIR
     fp_model, fp_texts = model_fingerprint(model), texts_fingerprint(texts)
     cache_file = Path(cache_dir) / f"{fp_model}-{fp_texts}-{max_length}.json" if cache_dir else None
     if cache_file and cache_file.is_file():

@@ -95,7 +95,9 @@ def build_variant(
     scores = None
     if prune is not None and prune.strategy == "contribution":
         # Poor Man's BERT averages over dev text: use the validation split, never the test split.
-        scores = compute_layer_scores(model, loaded.tokenizer, list(data["validation"]["text"]), show_progress=show_progress)
+        scores = compute_layer_scores(
+            model, loaded.tokenizer, list(data["validation"]["text"]), show_progress=show_progress
+        )
     depth = num_layers(model)
     prune = prune or PruneConfig(strategy="top", keep=depth)
     plan = plan_for(model, prune, scores)

@@ -199,7 +199,9 @@ def write_outputs(results: pd.DataFrame, output: Path, command: str) -> dict[str
     """results.csv, summary.csv, summary.md (with command and machine) and accuracy.html/json."""
     output.mkdir(parents=True, exist_ok=True)
     summary = summarise(results)
-    paths = {name: output / name for name in ("results.csv", "summary.csv", "summary.md", "accuracy.json", "accuracy.html")}
+    paths = {
+        name: output / name for name in ("results.csv", "summary.csv", "summary.md", "accuracy.json", "accuracy.html")
+    }
     results.to_csv(paths["results.csv"], index=False)
     summary.to_csv(paths["summary.csv"], index=False)
     import torch
@@ -242,7 +244,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.config:
         values.update(json.loads(Path(args.config).read_text(encoding="utf-8")))
     split = lambda text, cast=str: [cast(x) for x in text.split(",") if x]  # noqa: E731
-    for name, cast in (("bases", str), ("strategies", str), ("keeps", int), ("scratch", str), ("datasets", str), ("seeds", int)):
+    for name, cast in (
+        ("bases", str),
+        ("strategies", str),
+        ("keeps", int),
+        ("scratch", str),
+        ("datasets", str),
+        ("seeds", int),
+    ):
         if getattr(args, name):
             values[name] = split(getattr(args, name), cast)
     values["finetune"] = {**values.get("finetune", {}),

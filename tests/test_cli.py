@@ -75,7 +75,9 @@ def test_cli_finetune_then_evaluate_and_cache_list(capsys, tiny_base_dir, tmp_pa
     assert result["kept_layers"] == [0] and result["from_cache"] is False
     assert 0 <= result["test"]["accuracy"] <= 1 and result["test"]["num_examples"] == 239
 
-    code, out, _ = run_cli(capsys, "evaluate", "--model", result["variant"], "--split", "validation", "--cache-dir", cache)
+    code, out, _ = run_cli(
+        capsys, "evaluate", "--model", result["variant"], "--split", "validation", "--cache-dir", cache
+    )
     assert code == 0 and json.loads(out)["num_examples"] == 239
 
     code, out, _ = run_cli(capsys, "cache", "list", "--cache-dir", cache)

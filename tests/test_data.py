@@ -37,7 +37,6 @@ def test_load_mahanews_output_is_clean(shc):
     assert len(set(texts)) == len(texts)  # no duplicates, no text in two splits
 
 
-
 def test_load_mahanews_repaired_rows_are_in_the_dataset(shc):
     import pandas as pd
 

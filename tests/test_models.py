@@ -13,7 +13,12 @@ def test_catalog_lists_the_papers_four_models_with_roles_and_shapes():
         "l3cube-pune/marathi-bert-small", "l3cube-pune/marathi-bert-smaller",
     }  # fmt: skip
     assert models.get_spec("l3cube-pune/marathi-bert-v2").vocab_size == 197285
-    assert [(s.role, s.num_layers) for s in hub.values()] == [("base", 12), ("base", 12), ("scratch", 6), ("scratch", 2)]
+    assert [(s.role, s.num_layers) for s in hub.values()] == [
+        ("base", 12),
+        ("base", 12),
+        ("scratch", 6),
+        ("scratch", 2),
+    ]
 
 
 def test_random_classifier_has_mahabert_v2_shape_and_is_labelled():

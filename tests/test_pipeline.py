@@ -58,7 +58,7 @@ def test_build_variant_second_call_loads_from_cache(variant, tiny_base_dir, cach
     assert again.from_cache and again.record["name"] == v.record["name"]
     assert again.model.config.num_hidden_layers == 2
     assert again.model.config.pruning["kept_layers"] == [0, 3]
-    for a, b in zip(again.model.state_dict().values(), v.model.state_dict().values()):
+    for a, b in zip(again.model.state_dict().values(), v.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -71,11 +71,15 @@ def test_finetune_cancel_raises_and_writes_nothing(tiny_bert, tokenizer, shc):
 
 
 def test_compute_layer_scores_are_cosines_and_cached(tiny_bert, tokenizer, headlines, tmp_path):
-    scores = compute_layer_scores(tiny_bert, tokenizer, headlines, batch_size=5, cache_dir=tmp_path, show_progress=False)
+    scores = compute_layer_scores(
+        tiny_bert, tokenizer, headlines, batch_size=5, cache_dir=tmp_path, show_progress=False
+    )
     assert len(scores.cls) == len(scores.mean) == 4 and scores.num_texts == len(headlines)
     assert all(-1 <= s <= 1 for s in scores.cls + scores.mean)
     assert len(list(tmp_path.iterdir())) == 1
-    again = compute_layer_scores(tiny_bert, tokenizer, headlines, batch_size=16, cache_dir=tmp_path, show_progress=False)
+    again = compute_layer_scores(
+        tiny_bert, tokenizer, headlines, batch_size=16, cache_dir=tmp_path, show_progress=False
+    )
     assert again == scores
     plan = select_layers("contribution", 4, 2, scores=scores.cls)
     most_similar = sorted(range(4), key=lambda i: scores.cls[i])[-2:]

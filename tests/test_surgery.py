@@ -1,8 +1,8 @@
 import pytest
 import torch
 from torch import nn
-from transformers.masking_utils import create_bidirectional_mask
 from transformers import AutoModelForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
+from transformers.masking_utils import create_bidirectional_mask
 
 from pruning import UnsupportedModelError, encoder_layers, num_layers, provenance, prune_layers, select_layers
 

@@ -57,5 +57,7 @@ def test_summarise_reports_mean_and_spread():
                             "seed": [0, 1], "test_accuracy": [0.5, 0.7], "test_macro_f1": [0.4, 0.6],
                             "params": 10})  # fmt: skip
     summary = summarise(results)
-    assert summary.test_accuracy_mean[0] == pytest.approx(0.6) and summary.test_accuracy_std[0] == pytest.approx(0.1414, 1e-3)
+    assert summary.test_accuracy_mean[0] == pytest.approx(0.6) and summary.test_accuracy_std[0] == pytest.approx(
+        0.1414, 1e-3
+    )
     assert "60.0 ± 14.1" in to_markdown(summary)

@@ -1,0 +1,88 @@
+"""The app in a real browser (Debian's Chromium through Playwright): slider -> stack picture, classify, screenshots.
+
+Screenshots go to tests/artifacts/ (git-ignored) for a human to look at: Devanagari must render, nothing overlaps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pruning import LABELS, VariantCache
+from tests.test_app import HEADLINE, build_tiny_variants, free_port, import_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]  # fmt: skip
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.is_file(), reason="needs Debian's chromium at /usr/bin/chromium (make browser)"
+)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, tiny_base_dir):
+    cache = VariantCache(tmp_path_factory.mktemp("browser-variants"))
+    build_tiny_variants(cache, tiny_base_dir)
+    with pytest.MonkeyPatch.context() as mp:
+        app = import_app(mp, cache, tiny_base_dir)
+        port = free_port()
+        app.demo.launch(**app.LAUNCH_KWARGS, prevent_thread_lock=True, server_port=port, quiet=True)
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(app_url, wait_until="domcontentloaded")
+        page.wait_for_selector(".stack-picture svg")
+        yield page
+        browser.close()
+
+
+def _dropped(page) -> int:
+    return page.locator('#stack-picture [data-state="dropped"]').count()
+
+
+def test_browser_slider_redraws_the_stack_picture(page):
+    assert _dropped(page) == 2  # tiny 4-layer base, middle strategy, keep 2
+    assert page.locator("#offline-banner").inner_text().startswith("⚠️ Hugging Face Hub unreachable")
+    slider = page.locator("#keep-slider input[type=range]")
+    slider.focus()
+    slider.press("ArrowRight")
+    page.wait_for_function("document.querySelectorAll('#stack-picture [data-state=dropped]').length === 1")
+    assert page.locator("#stack-picture .stack-title").inner_text().endswith("3 of 4 layers kept")
+    page.wait_for_function("document.querySelector('#plan-stats').innerText.includes('Keeping 3 of 4')")
+    page.wait_for_selector("#importance-plot .js-plotly-plot")
+    page.screenshot(path=ARTIFACTS / "01-prune.png", full_page=True)
+
+
+def test_browser_classify_shows_labels_and_latency(page):
+    page.get_by_role("tab", name="② Classify").click()
+    page.locator("#classify-text textarea").fill(HEADLINE)
+    page.get_by_role("button", name="Classify", exact=True).click()
+    label = page.locator("#label-0")
+    label.wait_for(state="visible")
+    assert any(name in label.inner_text() for name in LABELS)
+    assert " ms" in page.locator("#latency-0").inner_text()
+    page.screenshot(path=ARTIFACTS / "02-classify.png", full_page=True)
+
+
+def test_browser_compare_lists_cache_and_paper_rows(page):
+    page.get_by_role("tab", name="③ Compare").click()
+    page.wait_for_function("document.querySelector('#compare-table') && "
+                           "document.querySelector('#compare-table').innerText.includes('paper')")  # fmt: skip
+    assert "cache" in page.locator("#compare-table").inner_text()
+    page.wait_for_timeout(1500)  # let plotly finish drawing for the screenshot
+    page.screenshot(path=ARTIFACTS / "03-compare.png", full_page=True)
