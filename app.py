@@ -1,6 +1,6 @@
 """Gradio app: prune a Marathi BERT, fine-tune it on MahaNews, classify with it, compare the results.
 
-UI wiring only; the logic lives in ``pruning.app_support``. Run ``python app.py`` (honours
+UI wiring only; the logic lives in the ``pruning.app_*`` modules. Run ``python app.py`` (honours
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT). Tests import ``demo`` and launch it with ``LAUNCH_KWARGS``.
 """
 
@@ -11,8 +11,18 @@ import logging
 import gradio as gr
 
 from models import CATALOG, hub_reachable
-from pruning import DATASETS, STRATEGIES, VariantCache
-from pruning import app_support as support
+from pruning import (
+    DATASETS,
+    STRATEGIES,
+    VariantCache,
+    app_compare,
+    app_figures,
+    app_format,
+    app_jobs,
+    app_registry,
+    app_stack,
+    app_startup,
+)
 
 try:  # ZeroGPU on Spaces: the fine-tune gets a GPU for its duration
     import spaces
@@ -24,13 +34,13 @@ except ImportError:
         return fn
 
 
-registry = support.ModelRegistry(VariantCache())
+registry = app_registry.ModelRegistry(VariantCache())
 HUB_OK = hub_reachable()
-DEFAULT_MODEL, LOAD_PROBLEMS = support.pick_default_model(registry)
+DEFAULT_MODEL, LOAD_PROBLEMS = app_startup.pick_default_model(registry)
 DEPTH = registry.anatomy(DEFAULT_MODEL).num_layers if DEFAULT_MODEL else 12
-BENCH = support.load_benchmark_rows()
-REFERENCE = support.load_reference()
-EXAMPLES = support.load_examples()
+BENCH = app_compare.load_benchmark_rows()
+REFERENCE = app_compare.load_reference()
+EXAMPLES = app_startup.load_examples()
 MAX_SLOTS = 4
 TRACK_TQDM = gr.Progress(track_tqdm=True)  # gradio builds a fresh tracker per call from this default
 LEARNING_RATES = [("1e-5", 1e-5), ("2e-5", 2e-5), ("3e-5", 3e-5), ("5e-5", 5e-5), ("1e-4", 1e-4), ("2e-4", 2e-4)]
@@ -76,7 +86,7 @@ def load_base(name: str, progress=TRACK_TQDM):
     """Load the base model once and size the slider and layer toggles to its depth."""
     try:
         depth = registry.anatomy(name).num_layers
-    except support.LOAD_ERRORS as exc:  # a notice, not gr.Error: the panel below explains and stays usable
+    except app_format.LOAD_ERRORS as exc:  # a notice, not gr.Error: the panel below explains and stays usable
         gr.Warning(str(exc))
         return gr.skip(), gr.skip()
     choices = [(f"Layer {i + 1}", i) for i in range(depth)]
@@ -85,7 +95,7 @@ def load_base(name: str, progress=TRACK_TQDM):
 
 def preview(name: str, strategy: str, keep: float, layers: list[int], progress=TRACK_TQDM):
     """Stack picture, importance chart and size/speed numbers for the current setting."""
-    view, figure = support.panel_view(registry, name, strategy, keep, layers, BENCH)
+    view, figure = app_stack.panel_view(registry, name, strategy, keep, layers, BENCH)
     return view.stack_html, figure, view.stats_markdown, (view.plan.kept if view.plan else gr.skip())
 
 
@@ -101,15 +111,13 @@ def finetune(base, strategy, keep, layers, dataset, epochs, lr, samples, request
              progress=TRACK_TQDM):  # fmt: skip
     """Fine-tune (or load from the cache) the panel's variant, streaming status and the training curve."""
     try:
-        prune = support.prune_config_from_ui(strategy, keep, layers, registry.anatomy(base).num_layers)
-        job = registry.start_job(
-            request.session_hash, base, prune, support.finetune_config_from_ui(dataset, epochs, lr, samples)
-        )
-    except support.LOAD_ERRORS as exc:
+        job = app_jobs.start_from_ui(registry, request.session_hash, base, strategy, keep, layers, dataset, epochs, lr,
+                                     samples)  # fmt: skip
+    except app_format.LOAD_ERRORS as exc:
         raise _gr_error(exc) from exc
     try:
         for snap in job.stream():
-            yield snap.message, support.training_figure(snap.events), (snap.record or {}).get("name", "")
+            yield snap.message, app_figures.training_figure(snap.events), (snap.record or {}).get("name", "")
     finally:
         job.cancel()  # closed early (Cancel button, page closed): stop the worker thread too
     if snap.state == "failed":
@@ -154,7 +162,7 @@ with gr.Blocks() as prune_tab:
         run_btn = gr.Button("Fine-tune", variant="primary")
         cancel_btn = gr.Button("Cancel", variant="stop")
     status = gr.Markdown(elem_id="finetune-status")
-    curve = gr.Plot(support.training_figure([]), label="Training curve", show_label=False)
+    curve = gr.Plot(app_figures.training_figure([]), label="Training curve", show_label=False)
     new_variant = gr.State("")
 
     base.change(load_base, base, [keep, layers], api_name="load_base").then(
@@ -179,11 +187,11 @@ with gr.Blocks() as prune_tab:
 def variant_choices():
     """Cached variants for the picker, defaulting to the newest full / pruned / scratch ones."""
     records = registry.records()
-    choices = [(support.variant_label(r), r["name"]) for r in records]
-    return gr.Dropdown(choices=choices, value=support.default_variant_names(records)[:MAX_SLOTS])
+    choices = [(app_format.variant_label(r), r["name"]) for r in records]
+    return gr.Dropdown(choices=choices, value=app_registry.default_variant_names(records)[:MAX_SLOTS])
 
 
-def _slot(prediction: support.Prediction | None) -> tuple[gr.Label, gr.Markdown]:
+def _slot(prediction: app_registry.Prediction | None) -> tuple[gr.Label, gr.Markdown]:
     """One result column: top-5 labels and the latency line, or hidden."""
     if prediction is None:
         return gr.Label(None, visible=False), gr.Markdown("", visible=False)
@@ -195,7 +203,7 @@ def _slot(prediction: support.Prediction | None) -> tuple[gr.Label, gr.Markdown]
 def classify(text: str, names: list[str]):
     """Top labels and this request's latency from each chosen variant."""
     try:
-        outcome = support.classify(registry, names, text)
+        outcome = app_registry.classify(registry, names, text)
     except ValueError as exc:
         raise _gr_error(exc) from exc
     for notice in outcome.notices:
@@ -229,15 +237,15 @@ with gr.Blocks() as classify_tab:
 
 def compare(dataset_name: str, progress=TRACK_TQDM):
     """Figures and table for one dataset; cached variants are timed here on first view."""
-    rows = support.comparison_rows(registry, REFERENCE, BENCH, EXAMPLES[0] if EXAMPLES else "मराठी बातमी")
-    view = support.build_comparison(rows, BENCH, dataset_name)
+    rows = app_compare.comparison_rows(registry, REFERENCE, BENCH, EXAMPLES[0] if EXAMPLES else "मराठी बातमी")
+    view = app_compare.build_comparison(rows, BENCH, dataset_name)
     latency = gr.Plot(view.latency, visible=view.latency is not None)
     return view.accuracy, view.pareto, view.size, latency, view.table, view.csv_path
 
 
 with gr.Blocks() as compare_tab:
     gr.Markdown("### ③ Compare accuracy, latency and size")
-    gr.Markdown(f"ℹ️ {support.PAPER_CAVEAT} Every row and point says where it came from (*this run*, *cache*, "
+    gr.Markdown(f"ℹ️ {app_compare.PAPER_CAVEAT} Every row and point says where it came from (*this run*, *cache*, "
                 "*sweep*, *benchmark*, *paper*) and on which device it was timed.")  # fmt: skip
     with gr.Row():
         cmp_dataset = gr.Radio(list(DATASETS), value="SHC", label="Dataset")
@@ -249,7 +257,7 @@ with gr.Blocks() as compare_tab:
         size_plot = gr.Plot(label="Size")
         latency_plot = gr.Plot(label="Measured latency (benchmark)", visible=False)
     table = gr.Dataframe(label="Results (this dataset; the CSV holds every dataset)", wrap=True, max_height=420,
-                         interactive=False, column_widths=support.DISPLAY_WIDTHS, elem_id="compare-table")  # fmt: skip
+                         interactive=False, column_widths=app_compare.DISPLAY_WIDTHS, elem_id="compare-table")  # fmt: skip
     csv_btn = gr.DownloadButton("Download CSV")
     gr.on([refresh_btn.click, cmp_dataset.change], compare, cmp_dataset,
           [acc_plot, pareto_plot, size_plot, latency_plot, table, csv_btn], api_name="compare")  # fmt: skip
@@ -259,7 +267,7 @@ with gr.Blocks() as compare_tab:
 
 with gr.Blocks(title="Marathi BERT layer pruning") as demo:
     gr.Markdown(INTRO)
-    banner = support.startup_banner(HUB_OK, DEFAULT_MODEL, LOAD_PROBLEMS)
+    banner = app_startup.startup_banner(HUB_OK, DEFAULT_MODEL, LOAD_PROBLEMS)
     gr.Markdown(f"⚠️ {banner}" if banner else "", visible=bool(banner), elem_id="offline-banner")
     with gr.Tabs():
         with gr.Tab("① Prune & fine-tune"):

@@ -1,4 +1,4 @@
-"""The app: the functions behind the UI (pruning.app_support) directly, then the launched app via gradio_client."""
+"""The app: the functions behind the UI (pruning.app_*) directly, then the launched app via gradio_client."""
 
 from __future__ import annotations
 
@@ -20,11 +20,17 @@ from pruning import (
     LayerScores,
     PruneConfig,
     VariantCache,
+    app_compare,
+    app_figures,
+    app_format,
+    app_jobs,
+    app_registry,
+    app_stack,
+    app_startup,
     build_variant,
     prune_layers,
     select_layers,
 )
-from pruning import app_support as support
 from tests.conftest import MAHANEWS_DIR, make_tiny_bert
 
 TINY_TRAIN = {"max_train_samples": 64, "epochs": 1, "learning_rate": 2e-3, "batch_size": 32, "seed": 0}
@@ -49,7 +55,7 @@ def import_app(monkeypatch: pytest.MonkeyPatch, cache: VariantCache, base_dir):
     monkeypatch.setenv("MARATHI_PRUNE_CACHE", str(cache.root))
     monkeypatch.setenv("MARATHI_PRUNE_DEFAULT_MODEL", str(base_dir))
     monkeypatch.setenv("MAHANEWS_DIR", str(MAHANEWS_DIR))
-    monkeypatch.setattr(support, "TRAIN_THREADS", 1)  # the CI box is small and busy
+    monkeypatch.setattr(app_jobs, "TRAIN_THREADS", 1)  # the CI box is small and busy
     if "app" in sys.modules:
         return importlib.reload(sys.modules["app"])
     return importlib.import_module("app")
@@ -63,8 +69,8 @@ def variant_cache(tmp_path_factory, tiny_base_dir) -> VariantCache:
 
 
 @pytest.fixture(scope="module")
-def registry(variant_cache) -> support.ModelRegistry:
-    return support.ModelRegistry(variant_cache)
+def registry(variant_cache) -> app_registry.ModelRegistry:
+    return app_registry.ModelRegistry(variant_cache)
 
 
 # ------------------------------------------------------------------ stack picture and plans ----
@@ -79,7 +85,7 @@ def _plan(strategy: str, depth: int = 12, keep: int = 6):
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_stack_svg_marks_kept_and_dropped_layers(strategy):
     plan = _plan(strategy)
-    picture = support.stack_svg(plan)
+    picture = app_stack.stack_svg(plan)
     kept = [int(x) for x in _attrs(picture, "kept")]
     dropped = [int(x) for x in _attrs(picture, "dropped")]
     assert sorted(kept) == [i + 1 for i in plan.kept] and sorted(dropped) == [i + 1 for i in plan.dropped]
@@ -97,9 +103,9 @@ def _attrs(picture: str, state: str | None) -> list[str]:
 
 
 def test_format_layers_gives_one_based_ranges():
-    assert support.format_layers([0, 1, 2, 9, 10, 11]) == "1–3, 10–12"
-    assert support.format_layers([4, 6, 7]) == "5, 7, 8"
-    assert support.format_layers([]) == "none"
+    assert app_format.format_layers([0, 1, 2, 9, 10, 11]) == "1–3, 10–12"
+    assert app_format.format_layers([4, 6, 7]) == "5, 7, 8"
+    assert app_format.format_layers([]) == "none"
 
 
 @pytest.mark.parametrize(
@@ -113,14 +119,14 @@ def test_format_layers_gives_one_based_ranges():
     ],
 )
 def test_plan_preview_explains_impossible_choices_without_raising(strategy, keep, layers, message):
-    anatomy = support.anatomy_of(make_tiny_bert(3000, layers=4))
-    view = support.plan_preview(anatomy, "tiny", strategy, keep, layers, scores=None)
+    anatomy = app_stack.anatomy_of(make_tiny_bert(3000, layers=4))
+    view = app_stack.plan_preview(anatomy, "tiny", strategy, keep, layers, scores=None)
     assert view.plan is None and message in view.error and "stack-error" in view.stack_html
 
 
 def test_plan_stats_counts_parameters_and_labels_speedup_as_estimate_or_measured(tmp_path):
     model = make_tiny_bert(3000, layers=4)
-    anatomy = support.anatomy_of(model)
+    anatomy = app_stack.anatomy_of(model)
     plan = select_layers("top", 4, keep=2)
     pruned = prune_layers(copy.deepcopy(model), plan.kept)
     assert anatomy.params_after(plan.kept) == sum(p.numel() for p in pruned.parameters())
@@ -130,11 +136,11 @@ def test_plan_stats_counts_parameters_and_labels_speedup_as_estimate_or_measured
     rows = [{**keys, "variant": f"tiny-{n}", "num_layers": n, "p50_ms": n, "p90_ms": n + 0.5, "throughput": 100 / n}
             for n in (4, 2)]  # fmt: skip
     bench.write_text(json.dumps({"rows": rows}))
-    text = support.plan_stats(anatomy, plan, "tiny", support.load_benchmark_rows(bench))
+    text = app_stack.plan_stats(anatomy, plan, "tiny", app_compare.load_benchmark_rows(bench))
     assert "Expected speed-up ≈ 2.0×" in text and "estimate" in text
     assert "Measured: 2.0×" in text and "Test CPU" in text
-    assert "Measured" not in support.plan_stats(anatomy, plan, "other-model", support.load_benchmark_rows(bench))
-    figure = support.latency_layers_figure(support.load_benchmark_rows(bench))
+    assert "Measured" not in app_stack.plan_stats(anatomy, plan, "other-model", app_compare.load_benchmark_rows(bench))
+    figure = app_figures.latency_layers_figure(app_compare.load_benchmark_rows(bench))
     assert "random weights (latency only)" in figure.layout.title.text
 
 
@@ -142,7 +148,7 @@ def test_plan_stats_counts_parameters_and_labels_speedup_as_estimate_or_measured
 
 
 def test_classify_returns_labels_and_latency_from_each_default_variant(registry):
-    outcome = support.classify(registry, [], HEADLINE)
+    outcome = app_registry.classify(registry, [], HEADLINE)
     assert {p.kind for p in outcome.predictions} == {"full", "pruned"} and not outcome.notices
     for p in outcome.predictions:
         assert set(p.probabilities) == set(LABELS) and sum(p.probabilities.values()) == pytest.approx(1, abs=1e-4)
@@ -154,28 +160,28 @@ def test_classify_empty_text_gives_message_without_calling_a_model(registry, mon
     monkeypatch.setattr(registry, "variant", lambda name: pytest.fail("no model call expected"))
     for text in ("", "   ", None, "\u200b"):
         with pytest.raises(ValueError, match="enter some Marathi text"):
-            support.classify(registry, [], text)
+            app_registry.classify(registry, [], text)
 
 
 def test_classify_warns_on_text_without_devanagari_but_still_answers(registry):
-    outcome = support.classify(registry, [], "Cricket: India beat Australia")
+    outcome = app_registry.classify(registry, [], "Cricket: India beat Australia")
     assert any("no Devanagari" in n for n in outcome.notices) and outcome.predictions
 
 
 def test_classify_truncates_overlong_text_and_says_so(registry):
-    outcome = support.classify(registry, [], " ".join([HEADLINE] * 20))
+    outcome = app_registry.classify(registry, [], " ".join([HEADLINE] * 20))
     assert all(p.truncated and p.num_tokens > p.max_length == 64 for p in outcome.predictions)
     assert any("truncated" in n and "64" in n for n in outcome.notices)
 
 
 def test_classify_without_fine_tuned_variants_asks_to_fine_tune_first(tmp_path):
-    empty = support.ModelRegistry(VariantCache(tmp_path / "none"))
+    empty = app_registry.ModelRegistry(VariantCache(tmp_path / "none"))
     with pytest.raises(ValueError, match="Fine-tune one"):
-        support.classify(empty, [], HEADLINE)
+        app_registry.classify(empty, [], HEADLINE)
 
 
 def test_classify_is_thread_safe_and_loads_each_variant_once(variant_cache):
-    registry = support.ModelRegistry(variant_cache)
+    registry = app_registry.ModelRegistry(variant_cache)
     loads = []
     original = registry.cache.load
     registry.cache.load = lambda name: loads.append(name) or original(name)
@@ -183,7 +189,7 @@ def test_classify_is_thread_safe_and_loads_each_variant_once(variant_cache):
 
     def call():
         try:
-            results.append(support.classify(registry, [], HEADLINE))
+            results.append(app_registry.classify(registry, [], HEADLINE))
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -209,29 +215,29 @@ def test_default_variant_names_pick_newest_of_each_kind():
         record("p1", 3),
         record("x", 4, dataset="LPC"),
     ]
-    assert support.default_variant_names(records) == ["f2", "p2", "s1"]
-    assert [support.variant_kind(r) for r in records[:3]] == ["pruned", "full", "scratch"]
+    assert app_registry.default_variant_names(records) == ["f2", "p2", "s1"]
+    assert [app_format.variant_kind(r) for r in records[:3]] == ["pruned", "full", "scratch"]
 
 
 # -------------------------------------------------------------------------------- fine-tune ----
 
 
 def test_ui_values_become_configs_or_clear_errors():
-    assert support.prune_config_from_ui("middle", 4.0, None, 4) is None  # all layers: the full reference
-    assert support.prune_config_from_ui("middle", 2.0, None, 4) == PruneConfig("middle", keep=2)
-    assert support.prune_config_from_ui("custom", None, [3, 0], 4) == PruneConfig("custom", layers=[0, 3])
+    assert app_jobs.prune_config_from_ui("middle", 4.0, None, 4) is None  # all layers: the full reference
+    assert app_jobs.prune_config_from_ui("middle", 2.0, None, 4) == PruneConfig("middle", keep=2)
+    assert app_jobs.prune_config_from_ui("custom", None, [3, 0], 4) == PruneConfig("custom", layers=[0, 3])
     with pytest.raises(ValueError, match="at least one layer"):
-        support.prune_config_from_ui("custom", 2, [], 4)
+        app_jobs.prune_config_from_ui("custom", 2, [], 4)
     with pytest.raises(ValueError, match="between 1 and 4"):
-        support.prune_config_from_ui("top", 5, None, 4)
-    assert support.finetune_config_from_ui("LPC", 2, 1e-4, 0).max_train_samples is None
+        app_jobs.prune_config_from_ui("top", 5, None, 4)
+    assert app_jobs.finetune_config_from_ui("LPC", 2, 1e-4, 0).max_train_samples is None
     with pytest.raises(ValueError, match="epochs"):
-        support.finetune_config_from_ui("SHC", 0, 1e-4, 10)
+        app_jobs.finetune_config_from_ui("SHC", 0, 1e-4, 10)
 
 
 def test_finetune_job_cancel_stops_after_a_step_and_saves_nothing(registry, tiny_base_dir, tmp_path):
     train = FinetuneConfig(**{**TINY_TRAIN, "seed": 1})
-    job = support.FinetuneJob(registry, str(tiny_base_dir), None, train, stop_file=tmp_path / "stop")
+    job = app_jobs.FinetuneJob(registry, str(tiny_base_dir), None, train, stop_file=tmp_path / "stop")
     original = job._on_event
     job._on_event = lambda event: (original(event), (tmp_path / "stop").touch())  # like the Cancel button
     snaps = list(job.start().stream(interval=0.05))
@@ -241,7 +247,7 @@ def test_finetune_job_cancel_stops_after_a_step_and_saves_nothing(registry, tiny
 
 
 def test_finetune_job_missing_dataset_fails_with_data_message(registry, tiny_base_dir):
-    job = support.FinetuneJob(registry, str(tiny_base_dir), None, FinetuneConfig(**{**TINY_TRAIN, "dataset": "LDC"}))
+    job = app_jobs.FinetuneJob(registry, str(tiny_base_dir), None, FinetuneConfig(**{**TINY_TRAIN, "dataset": "LDC"}))
     final = list(job.start().stream(interval=0.05))[-1]
     assert final.state == "failed" and "LDC" in final.message and "MAHANEWS_DIR" in final.message
 
@@ -249,7 +255,7 @@ def test_finetune_job_missing_dataset_fails_with_data_message(registry, tiny_bas
 def test_training_figure_draws_loss_and_dev_accuracy():
     events = [{"kind": "step", "step": s, "total_steps": 4, "loss": 2.5 - s / 4} for s in (1, 2)]
     events.append({"kind": "eval", "step": 2, "total_steps": 4, "dev_accuracy": 0.3})
-    fig = support.training_figure(events)
+    fig = app_figures.training_figure(events)
     assert [t.name for t in fig.data] == ["training loss", "dev accuracy %"] and list(fig.data[1].y) == [30.0]
 
 
@@ -257,9 +263,9 @@ def test_training_figure_draws_loss_and_dev_accuracy():
 
 
 def test_compare_table_has_cache_and_paper_rows_with_source_and_device(registry, tmp_path):
-    reference = support.load_reference()
-    rows = support.comparison_rows(registry, reference, [], HEADLINE)
-    frame = support.compare_table(rows, "SHC")
+    reference = app_compare.load_reference()
+    rows = app_compare.comparison_rows(registry, reference, [], HEADLINE)
+    frame = app_compare.compare_table(rows, "SHC")
     assert set(frame["source"]) >= {"cache", "paper"} and frame["source"].notna().all()
     cache = frame[frame["source"] == "cache"]
     assert len(cache) == 2 and cache["latency ms"].gt(0).all()
@@ -270,15 +276,15 @@ def test_compare_table_has_cache_and_paper_rows_with_source_and_device(registry,
         and "2404.18216" in paper["notes"]
         and paper["latency timed on"] == "not reported"
     )
-    view = support.build_comparison(rows, [], "SHC", tmp_path)
+    view = app_compare.build_comparison(rows, [], "SHC", tmp_path)
     assert all(isinstance(f, go.Figure) for f in (view.accuracy, view.pareto, view.size)) and view.latency is None
     assert "paper" in [t.name for t in view.accuracy.data] and "Pareto front" in [t.name for t in view.pareto.data]
-    assert len(pd.read_csv(view.csv_path)) == len(support.compare_table(rows))  # the CSV has every dataset
+    assert len(pd.read_csv(view.csv_path)) == len(app_compare.compare_table(rows))  # the CSV has every dataset
     assert "acc %" in view.table.columns and not view.table.isna().any().any()
 
 
 def test_reference_numbers_are_only_the_cited_ones():
-    points = support.load_reference()["points"]
+    points = app_compare.load_reference()["points"]
     assert {(p["dataset"], p["accuracy_percent"]) for p in points} == {("SHC", 91.2), ("LPC", 86.7), ("LDC", 94.7)}
     assert all("arXiv 2404.18216" in p["citation"] for p in points)
 
@@ -291,39 +297,39 @@ def test_sweep_and_benchmark_rows_say_where_they_came_from(tmp_path):
         {"base_model": "offline-small", "role": "scratch", "strategy": "full", "keep": 6, "dataset": "SHC", "seed": 42,
          "test_accuracy": 0.7, "latency_ms": 3.0, "params": 4_000_000, "source": "cache", "device": "cpu"},
     ]).to_csv(sweep, index=False)  # fmt: skip
-    rows = support.sweep_rows(sweep)
+    rows = app_compare.sweep_rows(sweep)
     assert [(r["source"], r["role"], r["test accuracy %"]) for r in rows] == [
         ("sweep", "pruned", 81.0),
         ("sweep", "scratch", 70.0),
     ]
-    bench = support.benchmark_rows_for_table([{"model": "offline-teacher", "variant": "t", "weights": "random-weights",
+    bench = app_compare.benchmark_rows_for_table([{"model": "offline-teacher", "variant": "t", "weights": "random-weights",
                                                "num_layers": 6, "latency_ms": 2.0, "device": "cpu", "backend": "torch",
                                                "batch": 1, "seq_len": 64, "params": None}])  # fmt: skip
     assert bench[0]["role"] == "random weights (latency only)" and "cpu" in bench[0]["latency timed on"]
-    frame = support.compare_table(rows + bench, "SHC")
-    fig = support.pareto_figure(frame, "SHC")
+    frame = app_compare.compare_table(rows + bench, "SHC")
+    fig = app_figures.pareto_figure(frame, "SHC")
     assert {t.name for t in fig.data} >= {"pruned", "scratch", "Pareto front"}
     bench_row = {"model": "m", "weights": "random-weights", "num_layers": 6, "latency_ms": 2.0, "device": "cpu",
                  "backend": "torch", "batch": 1, "seq_len": 64}  # fmt: skip
-    assert support.latency_layers_figure([bench_row]).data[0].name.endswith("random weights (latency only)")
+    assert app_figures.latency_layers_figure([bench_row]).data[0].name.endswith("random weights (latency only)")
 
 
 def test_pareto_indices_keep_only_undominated_points():
-    assert support.pareto_indices([1.0, 2.0, 3.0, 1.5], [50, 70, 60, 40]) == [0, 1]
+    assert app_figures.pareto_indices([1.0, 2.0, 3.0, 1.5], [50, 70, 60, 40]) == [0, 1]
 
 
 def test_startup_banner_explains_offline_and_missing_models():
-    text = support.startup_banner(False, None, ["offline-teacher: not built yet"])
+    text = app_startup.startup_banner(False, None, ["offline-teacher: not built yet"])
     assert "Hugging Face Hub unreachable: running on the offline models and local data" in text
     assert "No base model could be loaded" in text and "not built yet" in text
-    assert support.startup_banner(True, "offline-teacher", []) == ""
+    assert app_startup.startup_banner(True, "offline-teacher", []) == ""
 
 
 def test_importance_scores_figure_follows_the_plan():
     scores = LayerScores(
         cls=[0.9, 0.5, 0.8, 0.95], mean=[0.9] * 4, num_texts=8, model_fingerprint="x", texts_fingerprint="y"
     )
-    fig = support.importance_figure(scores, select_layers("contribution", 4, keep=2, scores=scores.cls))
+    fig = app_figures.importance_figure(scores, select_layers("contribution", 4, keep=2, scores=scores.cls))
     kept, dropped = fig.data
     assert list(kept.y) == ["Layer 2", "Layer 3"] and list(dropped.y) == ["Layer 1", "Layer 4"]
 

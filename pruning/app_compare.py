@@ -1,0 +1,282 @@
+"""The Compare tab's table: every result the app knows, each row saying where it came from.
+
+Rows come from this app's cache (timed here, per request), the sweep (assets/sweep/results.csv), the
+latency benchmark (assets/benchmark.json) and the published papers (assets/reference.json). Every row
+names its source and the device it was timed on, so a local mini model is never mistaken for a paper
+number. ``build_comparison`` turns the rows into the tab's figures, display table and CSV.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from models import get_spec
+
+from .app_figures import accuracy_layers_figure, latency_layers_figure, pareto_figure, size_figure
+from .app_format import format_layers, short_model_name, size_mb, variant_kind
+
+if TYPE_CHECKING:
+    from .app_registry import ModelRegistry
+
+logger = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+REFERENCE_FILE = ASSETS / "reference.json"
+BENCHMARK_FILE = ASSETS / "benchmark.json"
+SWEEP_FILE = ASSETS / "sweep" / "results.csv"
+PAPER_CAVEAT = (
+    "Paper points are full-size models fine-tuned on the full MahaNews splits; local points are this "
+    "project's mini models on the offline split. They give context, not a like-for-like comparison."
+)
+
+
+def _read_optional(read: Callable[[Path], Any], path: Path) -> Any | None:
+    """read(path), or None when the file is absent or unreadable (a warning then: it was there)."""
+    try:
+        return read(Path(path))
+    except (OSError, ValueError) as exc:
+        if Path(path).exists():
+            logger.warning("ignoring unreadable %s: %s", path, exc)
+        return None
+
+
+def _first(row: Mapping, *keys: str, default: Any = None) -> Any:
+    """The first of `keys` that `row` has a value for."""
+    for key in keys:
+        if row.get(key) is not None:
+            return row[key]
+    return default
+
+
+def load_benchmark_rows(path: Path = BENCHMARK_FILE) -> list[dict]:
+    """Rows of assets/benchmark.json (written by scripts/benchmark_report.py), normalised; [] if absent."""
+    data = _read_optional(lambda p: json.loads(p.read_text(encoding="utf-8")), path)
+    raw = data.get("rows", []) if isinstance(data, dict) else data
+    rows = []
+    for row in raw if isinstance(raw, list) else []:
+        if not isinstance(row, dict):
+            continue
+        latency = _first(row, "p50_ms", "latency_ms", "median_ms")
+        layers = _first(row, "num_layers", "layers", "keep")
+        if latency is None or layers is None:
+            continue
+        params = row.get("params")
+        rows.append({
+            "model": str(_first(row, "model", "base_model", default="?")),
+            "variant": str(_first(row, "variant", "model", default="?")),
+            "weights": str(row.get("weights") or "unknown"),
+            "num_layers": int(layers),
+            "latency_ms": float(latency),
+            "device": str(_first(row, "device_name", "device", default="?")),
+            "backend": str(row.get("backend") or "torch"),
+            "batch": _first(row, "batch", "batch_size"),
+            "seq_len": _first(row, "seq_len", "seq_length"),
+            "params": params.get("total") if isinstance(params, dict) else params,
+            "_raw": row,
+        })  # fmt: skip
+    return rows
+
+
+COLUMNS = [
+    "source", "model", "role", "strategy", "layers kept", "of layers", "kept layers (1 = bottom)", "dataset",
+    "test accuracy %", "macro F1 %", "params (M)", "size MB (fp32)", "latency ms", "latency timed on",
+    "trained on", "evaluated on", "notes", "variant",
+]  # fmt: skip
+NUMERIC = {"layers kept", "of layers", "test accuracy %", "macro F1 %", "params (M)", "size MB (fp32)", "latency ms"}
+
+
+def _row(**values: Any) -> dict:
+    """A table row with every column, None where `values` has none."""
+    return {c: values.get(c) for c in COLUMNS}
+
+
+def _size_cells(params: float | None) -> dict:
+    """The 'params (M)' and 'size MB (fp32)' cells for a parameter count, empty when it is unknown."""
+    if not params:
+        return {"params (M)": None, "size MB (fp32)": None}
+    return {"params (M)": round(params / 1e6, 3), "size MB (fp32)": round(size_mb(params), 1)}
+
+
+def cache_rows(records: Sequence[Mapping], built_this_run: set[str], latencies: Mapping[str, dict]) -> list[dict]:
+    """One row per cached variant; 'this run' for variants fine-tuned by this app process."""
+    rows = []
+    for r in records:
+        plan, ft, test = r.get("plan", {}), r.get("finetune_config", {}), r.get("test_metrics", {})
+        lat = latencies.get(r["name"]) or {}
+        kind = variant_kind(r)
+        n_test = (r.get("data_report") or {}).get("split_rows", {}).get("test", test.get("num_examples"))
+        source = (r.get("data_report") or {}).get("split_sources", {}).get("test", "")
+        params = r.get("num_parameters")
+        rows.append(_row(
+            source="this run" if r["name"] in built_this_run else "cache", model=short_model_name(r.get("base_model", "?")),
+            role=kind, strategy=plan.get("strategy") if kind == "pruned" else kind, **{
+                "layers kept": plan.get("keep"), "of layers": plan.get("num_layers"),
+                "kept layers (1 = bottom)": format_layers(plan.get("kept", [])), "dataset": ft.get("dataset"),
+                "test accuracy %": round(100 * test["accuracy"], 2) if "accuracy" in test else None,
+                "macro F1 %": round(100 * test["macro_f1"], 2) if "macro_f1" in test else None,
+                **_size_cells(params),
+                "latency ms": round(lat["median_ms"], 2) if lat else None,
+                "latency timed on": f"{lat['device']}, batch 1, this app" if lat else "not timed yet",
+                "trained on": r.get("device"),
+                "evaluated on": f"{n_test} texts, offline split ({source})" if source else f"{n_test} texts",
+                "notes": f"{ft.get('epochs')} epochs, lr {ft.get('learning_rate')}, seed {ft.get('seed')}, "
+                         f"train samples {ft.get('max_train_samples') or 'all'}",
+                "variant": r["name"]}))  # fmt: skip
+    return rows
+
+
+def _getter(row: Mapping) -> Callable[[str], Any]:
+    """row.get that also maps pandas' NaN to None."""
+    return lambda key: None if key not in row or pd.isna(row[key]) else row[key]
+
+
+def sweep_rows(path: Path = SWEEP_FILE) -> list[dict]:
+    """Rows of assets/sweep/results.csv (the sweep's results), [] if absent or unreadable."""
+    frame = _read_optional(pd.read_csv, path)
+    if frame is None:
+        return []
+    rows = []
+    for r in frame.to_dict("records"):
+        get = _getter(r)
+        acc = get("test_accuracy")
+        spec = get_spec(str(get("base_model") or ""))
+        depth = get("num_layers") or (spec.num_layers if spec else None)
+        keep = get("keep") or depth
+        role = (
+            "scratch"
+            if get("role") == "scratch"
+            else "full"
+            if keep == depth or get("strategy") == "full"
+            else "pruned"
+        )
+        params = get("params")
+        rows.append(_row(
+            source="sweep", model=short_model_name(str(get("base_model") or "?")), role=role,
+            strategy=get("strategy") if role == "pruned" else role, dataset=get("dataset"), notes=(
+                f"seed {get('seed')}; sweep source: {get('source') or '?'}"), **{
+                "layers kept": int(keep) if keep is not None else None, "of layers": depth,
+                "test accuracy %": round(100 * acc if acc is not None and acc <= 1 else acc, 2) if acc is not None else None,
+                **_size_cells(params),
+                "latency ms": get("latency_ms"), "latency timed on": get("device") or "?",
+                "trained on": get("device") or "?", "evaluated on": "offline split (sweep)"}))  # fmt: skip
+    return rows
+
+
+def load_reference(path: Path = REFERENCE_FILE) -> dict:
+    """assets/reference.json: the published numbers, with their citations."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        logger.warning("no reference numbers (%s): %s", path, exc)
+        return {"points": []}
+
+
+def reference_rows(reference: Mapping) -> list[dict]:
+    """Published numbers, each with its citation; never mixed up with local measurements."""
+    rows = []
+    for p in reference.get("points", []):
+        params = p.get("params_millions")
+        rows.append(_row(
+            source="paper", model=p["model"], role=p.get("role", "full"), strategy=p.get("strategy", "full"),
+            dataset=p["dataset"], notes=f"{p['citation']} — {p.get('url', '')}", **{
+                "layers kept": p.get("layers"), "of layers": p.get("layers"), "test accuracy %": p["accuracy_percent"],
+                "params (M)": params, "size MB (fp32)": round(params * 4, 0) if params else None,
+                "latency timed on": "not reported", "trained on": p.get("trained_on", "not reported"),
+                "evaluated on": p.get("test_set", "official test set")}))  # fmt: skip
+    return rows
+
+
+def benchmark_rows_for_table(rows: Sequence[Mapping]) -> list[dict]:
+    """Benchmark rows; random-weight ones are labelled as latency-only."""
+    out = []
+    for r in rows:
+        random_weights = r["weights"] in ("random-weights", "random")
+        out.append(_row(
+            source="benchmark", model=short_model_name(r["model"]),
+            role="random weights (latency only)" if random_weights else r["weights"], strategy=None, **{
+                "layers kept": r["num_layers"], "latency ms": round(r["latency_ms"], 3),
+                **_size_cells(r.get("params")),
+                "latency timed on": f"{r['device']}, batch {r['batch']}, {r['seq_len']} tokens, {r['backend']}",
+                "evaluated on": "not evaluated (latency only)" if random_weights else "",
+                "notes": "assets/benchmark.json", "variant": r["variant"]}))  # fmt: skip
+    return out
+
+
+def compare_table(rows: Sequence[dict], dataset: str | None = None) -> pd.DataFrame:
+    """All rows as a DataFrame with ``COLUMNS``; `dataset` keeps that dataset's rows plus dataset-free ones."""
+    frame = pd.DataFrame(list(rows), columns=COLUMNS)
+    if dataset:
+        frame = frame[frame["dataset"].isna() | (frame["dataset"] == dataset)]
+    order = {"this run": 0, "cache": 1, "sweep": 2, "benchmark": 3, "paper": 4}
+    frame = frame.assign(_o=frame["source"].map(order)).sort_values(["_o", "dataset", "layers kept"], kind="stable")
+    return frame.drop(columns="_o").reset_index(drop=True)
+
+
+DISPLAY_HEADERS = {
+    "layers kept": "layers", "of layers": "of", "kept layers (1 = bottom)": "kept (1 = bottom)", "test accuracy %": "acc %",
+    "macro F1 %": "F1 %", "params (M)": "params M", "size MB (fp32)": "MB fp32", "latency ms": "latency ms",
+    "latency timed on": "latency timed on",
+}  # fmt: skip
+DISPLAY_WIDTHS = ["84px", "120px", "90px", "96px", "74px", "50px", "96px", "78px", "66px", "62px", "80px", "74px",
+                  "84px", "200px", "110px", "200px", "260px", "280px"]  # fmt: skip
+
+
+def table_for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """Short headers and empty cells for missing values (gr.Dataframe would show 'nan')."""
+    return frame.astype(object).where(frame.notna(), "").rename(columns=DISPLAY_HEADERS)
+
+
+def write_csv(frame: pd.DataFrame, folder: str | os.PathLike | None = None) -> Path:
+    """`frame` as marathi-prune-comparison.csv in `folder` (a fresh temporary folder by default)."""
+    folder = Path(folder or tempfile.mkdtemp(prefix="marathi-prune-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "marathi-prune-comparison.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@dataclass
+class Comparison:
+    """The Compare tab's outputs for one dataset."""
+
+    accuracy: go.Figure
+    pareto: go.Figure
+    size: go.Figure
+    latency: go.Figure | None
+    table: pd.DataFrame
+    csv_path: Path
+
+
+def comparison_rows(registry: ModelRegistry, reference: Mapping, bench_rows: Sequence[dict], timing_text: str,
+                    max_timed: int = 12) -> list[dict]:  # fmt: skip
+    """Rows from the cache (timed here, newest `max_timed` first), the sweep, the benchmark and the papers."""
+    records = registry.records()
+    latencies = {}
+    for record in records[:max_timed]:
+        try:
+            latencies[record["name"]] = registry.latency(record["name"], timing_text)
+        except (OSError, ValueError, RuntimeError) as exc:  # a broken variant must not break the tab
+            logger.warning("could not time %s: %s", record["name"], exc)
+    rows = cache_rows(records, registry.built_this_run, latencies)
+    return rows + sweep_rows() + benchmark_rows_for_table(bench_rows) + reference_rows(reference)
+
+
+def build_comparison(rows: Sequence[dict], bench_rows: Sequence[dict], dataset: str,
+                     csv_folder: str | os.PathLike | None = None) -> Comparison:  # fmt: skip
+    """Figures for `dataset`, the table (that dataset plus dataset-free rows) and a CSV of every row."""
+    everything = compare_table(rows)
+    frame = compare_table(rows, dataset)
+    return Comparison(
+        accuracy_layers_figure(frame, dataset), pareto_figure(frame, dataset), size_figure(frame),
+        latency_layers_figure(bench_rows), table_for_display(frame), write_csv(everything, csv_folder),
+    )  # fmt: skip
