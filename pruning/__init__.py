@@ -4,11 +4,13 @@
 """
 
 from .cache import CacheEntryError, VariantCache, VariantKey
-from .config import BACKENDS, DATASETS, BenchConfig, FinetuneConfig, PruneConfig
+from .config import BACKENDS, DATASETS, BenchConfig, ExportConfig, FinetuneConfig, PruneConfig
 from .data import LABELS, CleaningReport, DataNotFoundError, load_mahanews, normalise_text, repair_mojibake
 from .evaluate import classification_metrics, evaluate_model, majority_baseline, predict_logits
+from .export import OnnxClassifier, export_variant
 from .finetune import FinetuneCancelled, FinetuneResult, TrainEvent, finetune
 from .importance import LayerScores, compute_layer_scores
+from .latency import benchmark_torch, count_parameters, time_single_request
 from .pipeline import Variant, build_variant, plan_for
 from .strategies import STRATEGIES, LayerPlan, select_layers
 from .surgery import UnsupportedModelError, encoder_layers, num_layers, provenance, prune_layers
@@ -21,6 +23,8 @@ __all__ = [
     "BenchConfig",
     "CacheEntryError",
     "CleaningReport",
+    "ExportConfig",
+    "OnnxClassifier",
     "DataNotFoundError",
     "FinetuneCancelled",
     "FinetuneConfig",
@@ -33,11 +37,14 @@ __all__ = [
     "Variant",
     "VariantCache",
     "VariantKey",
+    "benchmark_torch",
     "build_variant",
     "classification_metrics",
     "compute_layer_scores",
+    "count_parameters",
     "encoder_layers",
     "evaluate_model",
+    "export_variant",
     "finetune",
     "load_mahanews",
     "majority_baseline",
@@ -49,4 +56,5 @@ __all__ = [
     "prune_layers",
     "repair_mojibake",
     "select_layers",
+    "time_single_request",
 ]
