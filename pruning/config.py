@@ -83,8 +83,9 @@ class FinetuneConfig(_Config):
         max_train_samples (int, optional): cap on training examples (stratified), for quick runs.
         max_eval_samples (int, optional): cap on dev examples used to pick the best epoch.
         eval_steps (int, optional): also evaluate every this many steps; by default once an epoch.
-        mixed_precision (str, defaults to "auto"): "auto" (bf16 where the GPU supports it, else
-            fp16 on GPU, fp32 on CPU), "bf16", "fp16" or "no".
+        mixed_precision (str, defaults to "auto"): "auto" (bf16 autocast where the hardware runs it
+            natively: recent GPUs and AVX512-BF16/AMX CPUs; fp16 on older GPUs; else fp32), "bf16",
+            "fp16" (GPU only) or "no".
     """
 
     dataset: str = "SHC"
