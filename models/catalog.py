@@ -3,6 +3,8 @@
 ``kind`` says how a model was made and so how it may be compared:
 - ``base``: a 12-layer pretrained model that the app prunes (MahaBERT-v2, MuRIL).
 - ``scratch``: a small model pretrained from scratch at its final depth (MahaBERT-Small/-Smaller).
+- ``random``: a control: the shape of another entry with freshly initialised weights (seed 0),
+  fine-tuned like the others to show what pretraining buys. Never a stand-in for a real model.
 - ``offline``: this project's own mini family (``python -m models.build_offline``), committed
   under ``models/offline/`` so everything runs with no network; its teacher plays the base role
   and its 6- and 2-layer models the scratch roles.
@@ -35,7 +37,7 @@ class ModelSpec:
 
     @property
     def is_local(self) -> bool:
-        return self.kind == "offline"
+        return self.kind in ("offline", "random")
 
     def bert_config_kwargs(self) -> dict:
         """Shape arguments for ``transformers.BertConfig``: a random-weight stand-in of this model."""
@@ -109,8 +111,8 @@ CATALOG: dict[str, ModelSpec] = {
         role="base",
         num_layers=12,
         hidden_size=256,
-        vocab_size=16000,
-        intermediate_size=1024,
+        vocab_size=8000,
+        intermediate_size=512,
         num_attention_heads=4,
         max_position_embeddings=128,
         description="12-layer mini Marathi BERT pretrained offline by this project (teacher role)",
@@ -122,8 +124,8 @@ CATALOG: dict[str, ModelSpec] = {
         role="scratch",
         num_layers=6,
         hidden_size=256,
-        vocab_size=16000,
-        intermediate_size=1024,
+        vocab_size=8000,
+        intermediate_size=512,
         num_attention_heads=4,
         max_position_embeddings=128,
         description="6-layer mini Marathi BERT pretrained from scratch offline (MahaBERT-Small role)",
@@ -135,11 +137,24 @@ CATALOG: dict[str, ModelSpec] = {
         role="scratch",
         num_layers=2,
         hidden_size=256,
-        vocab_size=16000,
-        intermediate_size=1024,
+        vocab_size=8000,
+        intermediate_size=512,
         num_attention_heads=4,
         max_position_embeddings=128,
         description="2-layer mini Marathi BERT pretrained from scratch offline (MahaBERT-Smaller role)",
+    ),
+    "offline-teacher-random": ModelSpec(
+        name="offline-teacher-random",
+        source=str(OFFLINE_DIR / "mini-teacher-12l"),
+        kind="random",
+        role="control",
+        num_layers=12,
+        hidden_size=256,
+        vocab_size=8000,
+        intermediate_size=512,
+        num_attention_heads=4,
+        max_position_embeddings=128,
+        description="offline-teacher's shape and tokenizer with random weights: the no-pretraining control",
     ),
 }
 

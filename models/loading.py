@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     BertConfig,
@@ -163,7 +164,14 @@ def load_classifier(
     # fine-tuning and the latency baseline both want fp32 master weights.
     kwargs = {"num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()},
               "dtype": torch.float32}  # fmt: skip
-    if is_local:
+    if spec is not None and spec.kind == "random":
+        config = AutoConfig.from_pretrained(source, **{k: v for k, v in kwargs.items() if k != "dtype"})
+        with torch.random.fork_rng():
+            torch.manual_seed(0)  # the control is one fixed random model, not a new one per load
+            model = AutoModelForSequenceClassification.from_config(config)
+        model.config.weights = "random-weights"
+        rev = "random-init-seed0"
+    elif is_local:
         model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
         rev = weights_fingerprint(source)
     else:
@@ -171,8 +179,9 @@ def load_classifier(
         rev = getattr(model.config, "_commit_hash", None) or revision
     tokenizer = load_tokenizer(name_or_path)
     fine_tuned = bool(getattr(model.config, "finetuned_on", None))
+    weights = "fine-tuned" if fine_tuned else getattr(model.config, "weights", None) or "pretrained"
     model.eval()
-    return LoadedModel(model, tokenizer, source, spec, rev, "fine-tuned" if fine_tuned else "pretrained")
+    return LoadedModel(model, tokenizer, source, spec, rev, weights)
 
 
 def random_classifier(spec_or_name: ModelSpec | str, num_labels: int = 12) -> nn.Module:

@@ -141,34 +141,25 @@ def _getter(row: Mapping) -> Callable[[str], Any]:
 
 
 def sweep_rows(path: Path = SWEEP_FILE) -> list[dict]:
-    """Rows of assets/sweep/results.csv (the sweep's results), [] if absent or unreadable."""
+    """Rows of assets/sweep/results.csv (one per fine-tuned variant, see pruning.sweep), [] if absent."""
     frame = _read_optional(pd.read_csv, path)
     if frame is None:
         return []
     rows = []
     for r in frame.to_dict("records"):
         get = _getter(r)
-        acc = get("test_accuracy")
-        spec = get_spec(str(get("base_model") or ""))
-        depth = get("num_layers") or (spec.num_layers if spec else None)
-        keep = get("keep") or depth
-        role = (
-            "scratch"
-            if get("role") == "scratch"
-            else "full"
-            if keep == depth or get("strategy") == "full"
-            else "pruned"
-        )
-        params = get("params")
+        acc, role = get("test_accuracy"), str(get("role") or "?")
+        spec = get_spec(str(get("model") or ""))
+        label = "random init (control)" if role == "control" else role
         rows.append(_row(
-            source="sweep", model=short_model_name(str(get("base_model") or "?")), role=role,
-            strategy=get("strategy") if role == "pruned" else role, dataset=get("dataset"), notes=(
-                f"seed {get('seed')}; sweep source: {get('source') or '?'}"), **{
-                "layers kept": int(keep) if keep is not None else None, "of layers": depth,
-                "test accuracy %": round(100 * acc if acc is not None and acc <= 1 else acc, 2) if acc is not None else None,
-                **_size_cells(params),
-                "latency ms": get("latency_ms"), "latency timed on": get("device") or "?",
-                "trained on": get("device") or "?", "evaluated on": "offline split (sweep)"}))  # fmt: skip
+            source="sweep", model=short_model_name(str(get("model") or "?")), role=label,
+            strategy=get("strategy") if role == "pruned" else label, dataset=get("dataset"),
+            notes=f"seed {get('seed')}; variant {get('variant')}", **{
+                "layers kept": get("layers"), "of layers": spec.num_layers if spec else get("layers"),
+                "test accuracy %": round(100 * acc, 2) if acc is not None else None,
+                **_size_cells(get("params")),
+                "latency ms": get("latency_ms"), "latency timed on": get("latency_device") or "?",
+                "trained on": get("train_device") or "?", "evaluated on": "offline split (sweep)"}))  # fmt: skip
     return rows
 
 

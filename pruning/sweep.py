@@ -37,10 +37,11 @@ PRESETS: dict[str, dict] = {
         "bases": ["offline-teacher"],
         "strategies": PRUNE_STRATEGIES,
         "keeps": [6, 2],
-        "scratch": ["offline-small", "offline-smaller"],
+        # offline-teacher-random: the teacher's shape untrained, fine-tuned the same way (what pretraining buys)
+        "scratch": ["offline-small", "offline-smaller", "offline-teacher-random"],
         "datasets": ["SHC"],
         "seeds": [0, 1, 2],
-        "finetune": {"epochs": 4, "learning_rate": 2e-4, "batch_size": 32},
+        "finetune": {"epochs": 4, "learning_rate": 3e-4, "batch_size": 32},
     },
 }
 
@@ -53,7 +54,8 @@ class SweepConfig(_Config):
         bases (list[str]): pretrained models to prune (catalog names, hub ids or folders).
         strategies (list[str], defaults to all but custom): pruning strategies.
         keeps (list[int], defaults to [6, 2]): layer counts to keep; each base also runs unpruned.
-        scratch (list[str], defaults to []): small models fine-tuned at their own depth, for comparison.
+        scratch (list[str], defaults to []): models fine-tuned at their own depth, for comparison: small
+            models pretrained from scratch, and random-init controls.
         datasets (list[str], defaults to ["SHC"]): MahaNews datasets.
         seeds (list[int], defaults to [0, 1, 2]): fine-tuning seeds; results report mean and spread.
         finetune (dict, defaults to {}): FinetuneConfig fields shared by every run.
@@ -99,7 +101,7 @@ def _row(variant, model_name: str, role: str, prune: PruneConfig | None) -> dict
     plan = record["plan"]
     return {
         "model": model_name,
-        "role": "scratch" if role == "scratch" else ("full" if prune is None else "pruned"),
+        "role": role if role in ("scratch", "control") else ("full" if prune is None else "pruned"),
         "strategy": "full" if prune is None else prune.strategy,
         "layers": plan["keep"],
         "kept_layers": " ".join(map(str, plan["kept"])),
@@ -137,7 +139,8 @@ def run_sweep(config: SweepConfig, cache: VariantCache | None = None, data_dir: 
         spec = get_spec(model_name)
         train = FinetuneConfig(**{**train_defaults, "dataset": dataset, "seed": seed})
         variant = build_variant(model_name, prune, train, cache=cache, data_dir=data_dir, show_progress=False)
-        role = "scratch" if model_name in config.scratch or (spec and spec.role == "scratch") else "base"
+        role = spec.role if spec and spec.role in ("scratch", "control") else "base"
+        role = "scratch" if role == "base" and model_name in config.scratch else role
         row = _row(variant, model_name, role, prune)
         if config.latency:
             row["latency_ms"], row["latency_device"] = _latency_ms(variant.model, variant.tokenizer)

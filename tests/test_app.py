@@ -291,17 +291,24 @@ def test_reference_numbers_are_only_the_cited_ones():
 
 def test_sweep_and_benchmark_rows_say_where_they_came_from(tmp_path):
     sweep = tmp_path / "results.csv"
+    common = {"dataset": "SHC", "seed": 0, "test_macro_f1": 0.5, "dev_accuracy": 0.6, "majority_baseline": 0.12,
+              "train_seconds": 10.0, "train_device": "cpu", "variant": "v", "from_cache": False,
+              "latency_device": "cpu (AMD EPYC)"}  # the columns pruning.sweep writes  # fmt: skip
     pd.DataFrame([
-        {"base_model": "offline-teacher", "role": "base", "strategy": "middle", "keep": 6, "dataset": "SHC", "seed": 42,
-         "test_accuracy": 0.81, "latency_ms": 3.2, "params": 5_000_000, "source": "trained", "device": "cpu"},
-        {"base_model": "offline-small", "role": "scratch", "strategy": "full", "keep": 6, "dataset": "SHC", "seed": 42,
-         "test_accuracy": 0.7, "latency_ms": 3.0, "params": 4_000_000, "source": "cache", "device": "cpu"},
+        {"model": "offline-teacher", "role": "pruned", "strategy": "middle", "layers": 6, "kept_layers": "0 1 2 9 10 11",
+         "test_accuracy": 0.81, "latency_ms": 3.2, "params": 5_000_000, **common},
+        {"model": "offline-small", "role": "scratch", "strategy": "full", "layers": 6, "kept_layers": "0 1 2 3 4 5",
+         "test_accuracy": 0.7, "latency_ms": 3.0, "params": 4_000_000, **common},
+        {"model": "offline-teacher-random", "role": "control", "strategy": "full", "layers": 12, "kept_layers": "",
+         "test_accuracy": 0.6, "latency_ms": 6.0, "params": 8_000_000, **common},
     ]).to_csv(sweep, index=False)  # fmt: skip
     rows = app_compare.sweep_rows(sweep)
     assert [(r["source"], r["role"], r["test accuracy %"]) for r in rows] == [
         ("sweep", "pruned", 81.0),
         ("sweep", "scratch", 70.0),
+        ("sweep", "random init (control)", 60.0),
     ]
+    assert rows[0]["latency timed on"] == "cpu (AMD EPYC)" and rows[0]["layers kept"] == 6
     bench = app_compare.benchmark_rows_for_table([{"model": "offline-teacher", "variant": "t", "weights": "random-weights",
                                                "num_layers": 6, "latency_ms": 2.0, "device": "cpu", "backend": "torch",
                                                "batch": 1, "seq_len": 64, "params": None}])  # fmt: skip

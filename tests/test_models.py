@@ -7,7 +7,7 @@ from models.loading import ModelNotFoundError, random_classifier, resolve_source
 
 
 def test_catalog_lists_the_papers_four_models_with_roles_and_shapes():
-    hub = {name: spec for name, spec in models.CATALOG.items() if spec.kind != "offline"}
+    hub = {name: spec for name, spec in models.CATALOG.items() if spec.kind in ("base", "scratch")}
     assert {s.source for s in hub.values()} == {
         "l3cube-pune/marathi-bert-v2", "google/muril-base-cased",
         "l3cube-pune/marathi-bert-small", "l3cube-pune/marathi-bert-smaller",
@@ -43,3 +43,14 @@ def test_load_classifier_local_folder(tiny_base_dir):
 def test_resolve_source_rejects_bad_names(name, match):
     with pytest.raises((ValueError, ModelNotFoundError), match=match):
         resolve_source(name)
+
+
+def test_random_control_has_teacher_shape_fixed_init_and_label():
+    spec = models.get_spec("offline-teacher-random")
+    if not (models.catalog.OFFLINE_DIR / "mini-teacher-12l" / "config.json").is_file():
+        pytest.skip("offline family not built")
+    a, b = models.load_classifier(spec.name), models.load_classifier(spec.name)
+    assert a.weights == "random-weights" and spec.role == "control"
+    assert a.model.config.num_hidden_layers == models.get_spec("offline-teacher").num_layers
+    for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True):
+        assert (x == y).all()  # one fixed control, not a new random model per load
