@@ -34,7 +34,7 @@ quality: install-dev
 	$(BIN)/ruff format --check . && $(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python scripts/benchmark_report.py
+	$(BIN)/python -m scripts.benchmark_report
 
 offline: install
 	$(BIN)/python -m models.build_offline

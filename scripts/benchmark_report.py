@@ -11,8 +11,8 @@ the shapes, not on the weight values, and every row says ``weights: random-weigh
 reason the INT8 label-agreement of those rows is only indicative; pass ``--agreement-model PATH``
 (a fine-tuned variant) for the real check.
 
-    python scripts/benchmark_report.py            # full run, ~10 min on 2 cores
-    python scripts/benchmark_report.py --quick    # smoke test: few repeats
+    python -m scripts.benchmark_report            # full run, ~10 min on 2 cores
+    python -m scripts.benchmark_report --quick    # smoke test: few repeats
 """
 
 from __future__ import annotations
@@ -28,12 +28,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from pruning.bench import add_speedups, latency_figure, load_source, run_bench
+from pruning.config import BenchConfig
+from pruning.latency import library_versions, machine_info
 
-from pruning.bench import add_speedups, latency_figure, load_source, run_bench  # noqa: E402
-from pruning.config import BenchConfig  # noqa: E402
-from pruning.latency import library_versions, machine_info  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger("benchmark_report")
 
@@ -243,7 +242,7 @@ def _meta(args: argparse.Namespace, rows: Sequence[dict], argv: Sequence[str] | 
         f"b{b}/s{s}: {w} warm-up run(s), then up to {n} timed runs or {t:.0f} s of them"
         for (b, s), (w, n, t) in warm.items()
     )
-    command = "python scripts/benchmark_report.py " + " ".join(
+    command = "python -m scripts.benchmark_report " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
     return {

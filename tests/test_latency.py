@@ -217,10 +217,10 @@ def test_latency_figure_and_markdown_report():
     assert any(t["target"].startswith("onnx-int8 >= 2.5x") and t["met"] for t in targets)
     assert any(t["target"].startswith("INT8 file <= 30%") and t["measured"].endswith("26%") for t in targets)
     meta = {"machine": {"platform": "linux"}, "versions": {k: "1" for k in ("torch", "transformers", "onnxruntime", "onnx", "python")},
-            "created": "now", "command": "python scripts/benchmark_report.py --quick", "device_name": "cpu", "threads": 2,
+            "created": "now", "command": "python -m scripts.benchmark_report --quick", "device_name": "cpu", "threads": 2,
             "spinning": True, "method": "m", "cpu_load_1m": [1.0], "notes": ["n"], "targets": targets}  # fmt: skip
     text = report.markdown_report(rows, [], meta)
-    assert "python scripts/benchmark_report.py --quick" in text and "--agreement-model" in text
+    assert "python -m scripts.benchmark_report --quick" in text and "--agreement-model" in text
     table_lines = [line for line in text.splitlines() if line.startswith("| base |")]
     assert table_lines and all(line.count("|") == 11 for line in table_lines)  # no '|' leaking into cells
     assert "indicative (random weights)" in text
