@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -209,9 +208,11 @@ def write_outputs(results: pd.DataFrame, output: Path, command: str) -> dict[str
     summary.to_csv(paths["summary.csv"], index=False)
     import torch
 
+    from .latency import device_name
+
     header = [
         f"Command: `{command}`",
-        f"Machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"Machine: {device_name('cpu')}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"threads {torch.get_num_threads()}, trained on {', '.join(sorted(set(results.train_device)))}",
         f"Date: {time.strftime('%Y-%m-%d')}",
         "",
