@@ -150,10 +150,9 @@ def sweep_rows(path: Path = SWEEP_FILE) -> list[dict]:
         get = _getter(r)
         acc, role = get("test_accuracy"), str(get("role") or "?")
         spec = get_spec(str(get("model") or ""))
-        label = "random init (control)" if role == "control" else role
         rows.append(_row(
-            source="sweep", model=short_model_name(str(get("model") or "?")), role=label,
-            strategy=get("strategy") if role == "pruned" else label, dataset=get("dataset"),
+            source="sweep", model=short_model_name(str(get("model") or "?")), role=role,
+            strategy=get("strategy") if role == "pruned" else role, dataset=get("dataset"),
             notes=f"seed {get('seed')}; variant {get('variant')}", **{
                 "layers kept": get("layers"), "of layers": spec.num_layers if spec else get("layers"),
                 "test accuracy %": round(100 * acc, 2) if acc is not None else None,

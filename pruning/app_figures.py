@@ -91,7 +91,8 @@ def _hover(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-_SYMBOLS = {"full": "square", "pruned": "circle", "scratch": "diamond"}
+_SYMBOLS = {"full": "square", "pruned": "circle", "scratch": "diamond", "control": "x"}
+_ROLE_NAMES = {"control": "random init (control)"}
 _LOCAL = ("this run", "cache", "sweep")
 
 
@@ -109,10 +110,11 @@ def accuracy_layers_figure(frame: pd.DataFrame, dataset: str) -> go.Figure:
         fig.add_scatter(x=g["layers kept"], y=g["test accuracy %"], mode="lines+markers", name=f"{model} · {strategy}",
                         hovertext=[f"{model} · {strategy} · {k} layers: mean {a:.1f}% over seeds/sources"
                                    for k, a in zip(g["layers kept"], g["test accuracy %"], strict=True)], hoverinfo="text")  # fmt: skip
-    for role in ("full", "scratch"):
+    for role in ("full", "scratch", "control"):
         part = local[local["role"] == role]
         if not part.empty:
-            fig.add_scatter(x=part["layers kept"], y=part["test accuracy %"], mode="markers", name=f"{role} (local)",
+            fig.add_scatter(x=part["layers kept"], y=part["test accuracy %"], mode="markers",
+                            name=f"{_ROLE_NAMES.get(role, role)} (local)",
                             marker={"symbol": _SYMBOLS[role], "size": 11, "line": {"width": 1, "color": "#111"}},
                             hovertext=_hover(part), hoverinfo="text")  # fmt: skip
     if not paper.empty:
@@ -146,10 +148,10 @@ def pareto_figure(frame: pd.DataFrame, dataset: str) -> go.Figure:
         return empty_figure(title, "No timed variants yet: open this tab after a fine-tune (variants are timed here), "
                                     "or run the sweep.")  # fmt: skip
     fig = go.Figure()
-    for role in ("full", "pruned", "scratch"):
+    for role in ("full", "pruned", "scratch", "control"):
         part = local[local["role"] == role]
         if not part.empty:
-            fig.add_scatter(x=part["latency ms"], y=part["test accuracy %"], mode="markers", name=role,
+            fig.add_scatter(x=part["latency ms"], y=part["test accuracy %"], mode="markers", name=_ROLE_NAMES.get(role, role),
                             marker={"symbol": _SYMBOLS[role], "size": 11}, hovertext=_hover(part), hoverinfo="text")  # fmt: skip
     lat, acc = list(local["latency ms"].astype(float)), list(local["test accuracy %"].astype(float))
     front = pareto_indices(lat, acc)

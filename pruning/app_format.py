@@ -59,9 +59,9 @@ def short_model_name(name_or_path: str) -> str:
 
 
 def variant_kind(record: Mapping) -> str:
-    """'scratch' (small model pretrained at its depth), 'pruned' or 'full'."""
-    if record.get("base_role") == "scratch":
-        return "scratch"
+    """'scratch' (small model pretrained at its depth), 'control' (random init), 'pruned' or 'full'."""
+    if record.get("base_role") in ("scratch", "control"):
+        return record["base_role"]
     plan = record.get("plan") or {}
     return "pruned" if plan.get("keep", 0) < plan.get("num_layers", 0) else "full"
 

@@ -123,7 +123,7 @@ def _latency_ms(model, tokenizer, repeats: int = 20) -> tuple[float, str]:
     from .latency import benchmark_torch
 
     row = benchmark_torch(model, weights="fine-tuned", batch_sizes=[1], seq_lengths=[64], warmup=3, repeats=repeats)[0]
-    return row["p50_ms"], row["device_name"]
+    return round(row["p50_ms"], 2), row["device_name"]
 
 
 def run_sweep(config: SweepConfig, cache: VariantCache | None = None, data_dir: str | None = None) -> pd.DataFrame:

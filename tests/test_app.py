@@ -209,6 +209,7 @@ def test_default_variant_names_pick_newest_of_each_kind():
                 "finetune_config": {"dataset": dataset}}  # fmt: skip
 
     records = [
+        record("c1", 4, "control"),  # the random-init control is never the default "full" model
         record("p2", 2),
         record("f2", 4),
         record("s1", 2, "scratch"),
@@ -216,7 +217,7 @@ def test_default_variant_names_pick_newest_of_each_kind():
         record("x", 4, dataset="LPC"),
     ]
     assert app_registry.default_variant_names(records) == ["f2", "p2", "s1"]
-    assert [app_format.variant_kind(r) for r in records[:3]] == ["pruned", "full", "scratch"]
+    assert [app_format.variant_kind(r) for r in records[:4]] == ["control", "pruned", "full", "scratch"]
 
 
 # -------------------------------------------------------------------------------- fine-tune ----
@@ -306,7 +307,7 @@ def test_sweep_and_benchmark_rows_say_where_they_came_from(tmp_path):
     assert [(r["source"], r["role"], r["test accuracy %"]) for r in rows] == [
         ("sweep", "pruned", 81.0),
         ("sweep", "scratch", 70.0),
-        ("sweep", "random init (control)", 60.0),
+        ("sweep", "control", 60.0),
     ]
     assert rows[0]["latency timed on"] == "cpu (AMD EPYC)" and rows[0]["layers kept"] == 6
     bench = app_compare.benchmark_rows_for_table([{"model": "offline-teacher", "variant": "t", "weights": "random-weights",

@@ -81,8 +81,10 @@ def test_browser_classify_shows_labels_and_latency(page):
 
 def test_browser_compare_lists_cache_and_paper_rows(page):
     page.get_by_role("tab", name="③ Compare").click()
+    # The table is virtualised (the committed sweep adds ~50 rows), so look for the paper point in the
+    # accuracy chart and for this test's cached variants in the table's first rows.
+    page.get_by_text("MahaBERT-v2 (paper)").first.wait_for()
     page.wait_for_function("document.querySelector('#compare-table') && "
-                           "document.querySelector('#compare-table').innerText.includes('paper')")  # fmt: skip
-    assert "cache" in page.locator("#compare-table").inner_text()
+                           "document.querySelector('#compare-table').innerText.includes('cache')")  # fmt: skip
     page.wait_for_timeout(1500)  # let plotly finish drawing for the screenshot
     page.screenshot(path=ARTIFACTS / "03-compare.png", full_page=True)
