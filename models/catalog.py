@@ -51,6 +51,17 @@ class ModelSpec:
         }
 
 
+# BERT-base width shared by the paper's models; the offline family's shared mini shape (all three
+# have the same width, vocabulary and tokenizer, so pruned-teacher vs scratch compares like with like).
+_BASE_SHAPE = {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12}
+_MINI_SHAPE = {
+    "hidden_size": 256,
+    "vocab_size": 8000,
+    "intermediate_size": 512,
+    "num_attention_heads": 4,
+    "max_position_embeddings": 128,
+}
+
 CATALOG: dict[str, ModelSpec] = {
     "mahabert-v2": ModelSpec(
         name="mahabert-v2",
@@ -58,10 +69,8 @@ CATALOG: dict[str, ModelSpec] = {
         kind="base",
         role="base",
         num_layers=12,
-        hidden_size=768,
+        **_BASE_SHAPE,
         vocab_size=197285,
-        intermediate_size=3072,
-        num_attention_heads=12,
         description="MahaBERT-v2: multilingual BERT further pretrained on 752M Marathi tokens (L3Cube)",
         paper_params_millions=238,
     ),
@@ -71,10 +80,8 @@ CATALOG: dict[str, ModelSpec] = {
         kind="base",
         role="base",
         num_layers=12,
-        hidden_size=768,
+        **_BASE_SHAPE,
         vocab_size=197285,
-        intermediate_size=3072,
-        num_attention_heads=12,
         description="MuRIL: BERT pretrained on 17 Indian languages (Google)",
         paper_params_millions=238,
     ),
@@ -84,10 +91,8 @@ CATALOG: dict[str, ModelSpec] = {
         kind="scratch",
         role="scratch",
         num_layers=6,
-        hidden_size=768,
+        **_BASE_SHAPE,
         vocab_size=52000,
-        intermediate_size=3072,
-        num_attention_heads=12,
         description="MahaBERT-Small: 6-layer Marathi BERT pretrained from scratch (L3Cube)",
     ),
     "mahabert-smaller": ModelSpec(
@@ -96,10 +101,8 @@ CATALOG: dict[str, ModelSpec] = {
         kind="scratch",
         role="scratch",
         num_layers=2,
-        hidden_size=768,
+        **_BASE_SHAPE,
         vocab_size=52000,
-        intermediate_size=3072,
-        num_attention_heads=12,
         description="MahaBERT-Smaller: 2-layer Marathi BERT pretrained from scratch (L3Cube)",
     ),
     # The offline family (issue: offline Marathi mini-BERTs). Same width, same data and token
@@ -110,11 +113,7 @@ CATALOG: dict[str, ModelSpec] = {
         kind="offline",
         role="base",
         num_layers=12,
-        hidden_size=256,
-        vocab_size=8000,
-        intermediate_size=512,
-        num_attention_heads=4,
-        max_position_embeddings=128,
+        **_MINI_SHAPE,
         description="12-layer mini Marathi BERT pretrained offline by this project (teacher role)",
     ),
     "offline-small": ModelSpec(
@@ -123,11 +122,7 @@ CATALOG: dict[str, ModelSpec] = {
         kind="offline",
         role="scratch",
         num_layers=6,
-        hidden_size=256,
-        vocab_size=8000,
-        intermediate_size=512,
-        num_attention_heads=4,
-        max_position_embeddings=128,
+        **_MINI_SHAPE,
         description="6-layer mini Marathi BERT pretrained from scratch offline (MahaBERT-Small role)",
     ),
     "offline-smaller": ModelSpec(
@@ -136,11 +131,7 @@ CATALOG: dict[str, ModelSpec] = {
         kind="offline",
         role="scratch",
         num_layers=2,
-        hidden_size=256,
-        vocab_size=8000,
-        intermediate_size=512,
-        num_attention_heads=4,
-        max_position_embeddings=128,
+        **_MINI_SHAPE,
         description="2-layer mini Marathi BERT pretrained from scratch offline (MahaBERT-Smaller role)",
     ),
     "offline-teacher-random": ModelSpec(
@@ -149,11 +140,7 @@ CATALOG: dict[str, ModelSpec] = {
         kind="random",
         role="control",
         num_layers=12,
-        hidden_size=256,
-        vocab_size=8000,
-        intermediate_size=512,
-        num_attention_heads=4,
-        max_position_embeddings=128,
+        **_MINI_SHAPE,
         description="offline-teacher's shape and tokenizer with random weights: the no-pretraining control",
     ),
 }
