@@ -31,7 +31,7 @@ from .cache import VariantCache
 from .config import FinetuneConfig, PruneConfig
 from .data import load_mahanews, normalise_text
 from .importance import LayerScores, compute_layer_scores
-from .latency import device_name, torch_threads
+from .latency import device_name, time_single_request, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -299,14 +299,14 @@ def check_text(text: str | None) -> tuple[str, list[str]]:
 def predict(variant: LoadedVariant, text: str) -> tuple[dict[str, float], dict]:
     """Class probabilities for one text and its timings (tokenising and model forward, in ms)."""
     with variant.tokenizer_lock:
-        num_tokens = len(variant.tokenizer(text, truncation=False, verbose=False)["input_ids"])
         start = time.perf_counter()
-        batch = variant.tokenizer(text, truncation=True, max_length=variant.max_length, return_tensors="pt")
+        batch = variant.tokenizer(text, return_tensors="pt", verbose=False)
+        num_tokens = batch["input_ids"].shape[1]
+        if num_tokens > variant.max_length:  # only overlong text pays for a second, truncating pass
+            batch = variant.tokenizer(text, truncation=True, max_length=variant.max_length, return_tensors="pt")
         tokenize_ms = (time.perf_counter() - start) * 1000
     with torch_threads(INFER_THREADS), torch.inference_mode():
-        start = time.perf_counter()
-        logits = variant.model(**batch).logits[0]
-        forward_ms = (time.perf_counter() - start) * 1000
+        logits, forward_ms = time_single_request(lambda: variant.model(**batch).logits[0])
     probs = torch.softmax(logits.float(), dim=-1).tolist()
     id2label = variant.model.config.id2label
     return {id2label[i]: p for i, p in enumerate(probs)}, {
