@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from torch import nn
 from tqdm.auto import tqdm
+
+
+def length_sorted_batches(texts: Sequence[str], batch_size: int) -> Iterator[np.ndarray]:
+    """Index batches of `texts` in order of length, so each padded batch wastes little.
+
+    Callers write each batch's outputs back at these indices to restore the original order.
+    """
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    for start in range(0, len(texts), batch_size):
+        yield order[start : start + batch_size]
 
 
 @torch.inference_mode()
@@ -29,11 +39,10 @@ def predict_logits(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    order = np.argsort([len(t) for t in texts], kind="stable")
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    batches = length_sorted_batches(texts, batch_size)
     try:
-        for start in tqdm(range(0, len(texts), batch_size), desc="predicting", disable=not show_progress):
-            idx = order[start : start + batch_size]
+        for idx in tqdm(batches, total=-(-len(texts) // batch_size), desc="predicting", disable=not show_progress):
             batch = tokenizer(
                 [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
             ).to(device)

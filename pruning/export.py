@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from .config import ExportConfig
+from .evaluate import length_sorted_batches
 from .latency import TorchRunner, available_cpus, build_feed, disk_size_mb, library_versions
 
 logger = logging.getLogger(__name__)
@@ -491,10 +492,8 @@ class OnnxClassifier:
         if self.tokenizer is None:
             raise ValueError("OnnxClassifier needs a tokenizer to classify texts")
         texts = list(texts)
-        order = np.argsort([len(t) for t in texts], kind="stable")
         out: np.ndarray | None = None
-        for start in range(0, len(texts), batch_size):
-            idx = order[start : start + batch_size]
+        for idx in length_sorted_batches(texts, batch_size):
             enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length,
                                  return_tensors="np")  # fmt: skip
             logits = self.logits(enc)
