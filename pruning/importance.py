@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .export import weights_hash
+
 logger = logging.getLogger(__name__)
 
 SCORES_DIR = Path(os.environ.get("MARATHI_PRUNE_HOME", Path.home() / ".cache" / "marathi-prune")) / "scores"
@@ -44,18 +46,6 @@ class LayerScores:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def model_fingerprint(model: nn.Module) -> str:
-    """Identity of the weights: names, shapes and two cheap statistics of every parameter."""
-    digest = hashlib.sha1()
-    with torch.no_grad():
-        for name, param in model.state_dict().items():
-            if not torch.is_floating_point(param):
-                continue
-            p = param.float()
-            digest.update(f"{name}{tuple(p.shape)}{p.sum().item():.6e}{p.abs().sum().item():.6e}".encode())
-    return digest.hexdigest()[:16]
 
 
 def texts_fingerprint(texts: Sequence[str]) -> str:
@@ -92,7 +82,7 @@ def compute_layer_scores(
         raise ValueError("need at least one non-empty calibration text to score layers")
     if cache_dir is ...:
         cache_dir = SCORES_DIR
-    fp_model, fp_texts = model_fingerprint(model), texts_fingerprint(texts)
+    fp_model, fp_texts = weights_hash(model), texts_fingerprint(texts)
     cache_file = Path(cache_dir) / f"{fp_model}-{fp_texts}-{max_length}.json" if cache_dir else None
     if cache_file and cache_file.is_file():
         try:
