@@ -167,7 +167,7 @@ class ModelRegistry:
             model, tokenizer, record = self.cache.load(name)
             model.eval().requires_grad_(False)
             train = FinetuneConfig.from_dict(record["finetune_config"])
-            limit = min(train.effective_max_length, model.config.max_position_embeddings)
+            limit = train.max_length_for(model)
             return LoadedVariant(record["name"], model, tokenizer, record, limit)
 
         return self._once(self._variants, name, load, self.max_variants)

@@ -155,10 +155,8 @@ def cmd_evaluate(args) -> int:
         if not getattr(model.config, "finetuned_on", None):
             logger.warning("%s is not a fine-tuned classifier: its head is random, expect chance accuracy", args.model)
     data, report = load_mahanews(args.dataset or "SHC", args.data_dir)
-    max_length = args.max_length or FinetuneConfig(dataset=args.dataset or "SHC").effective_max_length
-    metrics = evaluate_model(
-        model, tokenizer, data[args.split], max_length=min(max_length, model.config.max_position_embeddings)
-    )
+    limits = FinetuneConfig(dataset=report.dataset, max_length=args.max_length)
+    metrics = evaluate_model(model, tokenizer, data[args.split], max_length=limits.max_length_for(model))
     _print({"model": args.model, "dataset": report.dataset, "split": args.split, **metrics})
     return 0
 

@@ -126,6 +126,10 @@ class FinetuneConfig(_Config):
     def effective_max_length(self) -> int:
         return self.max_length or DEFAULT_MAX_LENGTH[self.dataset]
 
+    def max_length_for(self, model) -> int:
+        """The token limit for `model`: this run's limit, capped at the positions the model has."""
+        return min(self.effective_max_length, model.config.max_position_embeddings)
+
 
 BACKENDS = ("torch", "onnx", "onnx-int8", "torch-fp16", "torch-bf16", "onnx-cuda-fp16")
 

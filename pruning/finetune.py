@@ -155,7 +155,7 @@ def finetune(
     model.to(device).train()
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     dev = stratified_subset(data["validation"], config.max_eval_samples, config.seed)
-    max_length = min(config.effective_max_length, model.config.max_position_embeddings)
+    max_length = config.max_length_for(model)
     loader = _loader(train, tokenizer, max_length, config.batch_size, shuffle=True, seed=config.seed)
     total_steps = max(1, math.ceil(len(loader) * config.epochs))
     optimizer = _optimizer(model, config)

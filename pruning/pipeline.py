@@ -114,7 +114,7 @@ def build_variant(
     result = finetune(model, loaded.tokenizer, data, train, on_event=on_event, should_stop=should_stop,
                       show_progress=show_progress)  # fmt: skip
     model = result.model
-    max_length = min(train.effective_max_length, model.config.max_position_embeddings)
+    max_length = train.max_length_for(model)
     started = time.perf_counter()
     test_metrics = evaluate_model(model, loaded.tokenizer, data["test"], max_length=max_length)
     model.config.finetuned_on = train.dataset  # marks the saved config as a fine-tuned classifier
