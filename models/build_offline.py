@@ -1002,8 +1002,8 @@ def resolve_config(ckpt_root: Path, overrides: dict[str, Any]) -> PretrainConfig
                 f"{key}={value!r} differs from the run in {ckpt_root} ({saved.get(key)!r}); "
                 "use another --checkpoint-dir to start a new run"
             )
-    if overrides.get("budget_tokens", saved["budget_tokens"]) < saved["budget_tokens"]:
-        raise ValueError(f"budget_tokens={overrides['budget_tokens']} is below the run's {saved['budget_tokens']}")
+    # A lower budget than the saved one is allowed: each model's checkpoint keeps its own (larger) budget,
+    # so the scratch models can stop at the first rung while the teacher goes on up the ladder.
     saved.update(overrides)
     cfg = PretrainConfig.from_dict(saved)
     atomic_write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", path)
