@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -109,6 +110,23 @@ def resolve_source(name_or_path: str) -> tuple[str, ModelSpec | None, bool]:
     return name_or_path, None, False
 
 
+def weights_hash(model: nn.Module) -> str:
+    """SHA-256 of a model's architecture config and every tensor of its state dict (in memory).
+
+    Two models hash the same exactly when an export or a score computed from one is valid for the other,
+    so it keys the ONNX export cache and the layer-importance cache. Volatile config keys (paths,
+    library versions) are left out. ``weights_fingerprint`` is its cheap on-disk sibling.
+    """
+    digest = hashlib.sha256()
+    config = {k: v for k, v in model.config.to_dict().items() if not k.startswith("_") and k != "transformers_version"}
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{flat.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    return digest.hexdigest()[:20]
+
+
 def weights_fingerprint(folder: str | os.PathLike) -> str:
     """Cheap identity of local weights: size and the first/last MiB of each weights file."""
     digest = hashlib.sha1()
@@ -152,18 +170,23 @@ def load_classifier(
 ) -> LoadedModel:
     """Load a model with a sequence-classification head (new head if the checkpoint has none).
 
+    Args:
+        name_or_path: catalog name, Hub id or local folder.
+        num_labels: size of the classification head.
+        id2label: label names of a new head (the dataset's, passed in by the caller: this layer knows
+            models, not datasets). None keeps the checkpoint's names, or ``LABEL_i`` for a new head.
+        revision: Hub revision.
+
     Raises:
         HubUnreachableError: hub model, hub down, not cached; the message lists offline options.
         ModelNotFoundError: a folder or offline model that does not exist.
     """
-    from pruning.data import LABELS  # the label set is the dataset's, not the model's
-
-    id2label = id2label or dict(enumerate(LABELS[:num_labels]))
     source, spec, is_local = resolve_source(name_or_path)
     # dtype: the offline family ships fp16 weights, which transformers 5 would keep as fp16; CPU
     # fine-tuning and the latency baseline both want fp32 master weights.
-    kwargs = {"num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()},
-              "dtype": torch.float32}  # fmt: skip
+    kwargs: dict = {"num_labels": num_labels, "dtype": torch.float32}
+    if id2label:
+        kwargs |= {"id2label": dict(id2label), "label2id": {v: k for k, v in id2label.items()}}
     if spec is not None and spec.kind == "random":
         config = AutoConfig.from_pretrained(source, **{k: v for k, v in kwargs.items() if k != "dtype"})
         with torch.random.fork_rng():

@@ -16,28 +16,22 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.store import TMP_PREFIX, atomic_dir, atomic_write_json, cache_dir, slug, sweep_temp
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_ROOT = Path(os.environ.get("MARATHI_PRUNE_HOME", Path.home() / ".cache" / "marathi-prune")) / "variants"
 RECORD_FILE = "variant.json"
-TMP_PREFIX = ".tmp-"
 REQUIRED_FILES = ("config.json", RECORD_FILE)
 
 
 class CacheEntryError(ValueError):
     """A cache folder that exists but cannot be used (corrupt or incomplete)."""
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip("/")).strip("-")[:60] or "model"
 
 
 @dataclass(frozen=True)
@@ -86,7 +80,7 @@ class VariantKey:
         seed = dict(self.finetune).get("seed", 0)
         kept = ".".join(map(str, self.kept_layers))
         name = self.base_model.rstrip("/").split("/")[-1]  # hub id or folder -> its last part
-        return f"{_slug(name)}__{self.strategy}-k{len(self.kept_layers)}-{kept}__{self.dataset}__s{seed}__{self.digest}"
+        return f"{slug(name)}__{self.strategy}-k{len(self.kept_layers)}-{kept}__{self.dataset}__s{seed}__{self.digest}"
 
 
 @dataclass
@@ -105,7 +99,7 @@ class VariantCache:
     """Fine-tuned variants on disk. Safe to share between the app, the CLI and the sweep."""
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
-        self.root = Path(root or os.environ.get("MARATHI_PRUNE_CACHE") or DEFAULT_ROOT)
+        self.root = Path(root) if root else cache_dir("variants")
 
     def path_for(self, key: VariantKey) -> Path:
         return self.root / key.dirname
@@ -140,21 +134,11 @@ class VariantCache:
         if final.exists() and not force and self.contains(key):
             logger.info("variant %s already cached", final.name)
             return final
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f"{TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
-        try:
+        with atomic_dir(final) as tmp:  # readers see the whole variant or none of it
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             full = {**record, "key": key.to_dict(), "name": final.name, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            (tmp / RECORD_FILE).write_text(json.dumps(full, indent=1, ensure_ascii=False, default=str), "utf-8")
-            if final.exists():
-                trash = self.root / f"{TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
-                os.replace(final, trash)
-                shutil.rmtree(trash, ignore_errors=True)
-            os.replace(tmp, final)  # atomic on one filesystem: readers see all or nothing
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+            atomic_write_json(tmp / RECORD_FILE, full)
         return final
 
     def list(self) -> CacheListing:
@@ -204,11 +188,5 @@ class VariantCache:
         return path
 
     def sweep_temp(self, older_than_s: float = 3600) -> int:
-        """Remove temp folders left by killed writers; returns how many."""
-        removed = 0
-        if self.root.is_dir():
-            for path in self.root.glob(f"{TMP_PREFIX}*"):
-                if time.time() - path.stat().st_mtime > older_than_s:
-                    shutil.rmtree(path, ignore_errors=True)
-                    removed += 1
-        return removed
+        """Remove temp folders left by killed writers (older than ``older_than_s``); returns how many."""
+        return sweep_temp(self.root, older_than_s)

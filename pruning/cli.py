@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-train-samples", type=int)
     p.add_argument("--max-length", type=int)
     p.add_argument("--config", help='JSON file {"prune": {...}, "finetune": {...}}; flags override it')
-    p.add_argument("--cache-dir", help="variant cache (default: $MARATHI_PRUNE_CACHE or ~/.cache/marathi-prune)")
+    p.add_argument("--cache-dir", help="variant cache (default: $MARATHI_PRUNE_HOME/variants, ~/.cache/marathi-prune/variants)")
     p.add_argument("--force", action="store_true", help="retrain even if the variant is cached")
     p.set_defaults(func=cmd_finetune)
 

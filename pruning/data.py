@@ -27,6 +27,8 @@ import pandas as pd
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from sklearn.model_selection import train_test_split
 
+from models.store import atomic_write_bytes, cache_dir
+
 logger = logging.getLogger(__name__)
 
 LABELS: tuple[str, ...] = (
@@ -37,7 +39,6 @@ SPLITS = ("train", "validation", "test")
 _FILE_SPLIT = {"train": "Train", "validation": "Valid", "test": "Test"}
 _HEADER_VALUES = {"text", "label", "labels"}
 GITHUB_RAW = "https://raw.githubusercontent.com/l3cube-pune/MarathiNLP/main/L3Cube-MahaNews/{name}/{name}_{split}.csv"
-CACHE_DIR = Path(os.environ.get("MARATHI_PRUNE_HOME", Path.home() / ".cache" / "marathi-prune")) / "mahanews"
 SIBLING_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mahanews"
 # Share of the pool that becomes each missing split. The official full splits are 80/10/10, but only the
 # validation files are at hand offline (2,386 clean SHC headlines): a 10% test split (239 headlines) moves
@@ -185,7 +186,7 @@ def _find_local(name: str, split: str, roots: list[Path]) -> Path | None:
 
 def _download(name: str, split: str) -> Path | None:
     """Fetch one official CSV into the cache; None when the repository is unreachable or lacks it."""
-    target = CACHE_DIR / name / f"{name}_{_FILE_SPLIT[split]}.csv"
+    target = cache_dir("mahanews") / name / f"{name}_{_FILE_SPLIT[split]}.csv"
     url = GITHUB_RAW.format(name=name, split=_FILE_SPLIT[split])
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -193,11 +194,7 @@ def _download(name: str, split: str) -> Path | None:
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         logger.info("could not download %s: %s", url, exc)
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(payload)
-    os.replace(tmp, target)  # never leave a half-written CSV in the cache
-    return target
+    return atomic_write_bytes(target, payload)  # never leave a half-written CSV in the cache
 
 
 def _locate(name: str, data_dir: str | os.PathLike | None, download: bool) -> tuple[dict[str, Path], str]:
@@ -210,7 +207,7 @@ def _locate(name: str, data_dir: str | os.PathLike | None, download: bool) -> tu
             )
         places = [[Path(explicit)]]
     else:
-        places = [[CACHE_DIR], "github", [SIBLING_DIR]]
+        places = [[cache_dir("mahanews")], "github", [SIBLING_DIR]]
     looked: list[str] = []
     for place in places:
         if place == "github":

@@ -22,12 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .export import weights_hash
+from models.loading import weights_hash
+from models.store import atomic_write_json
+from models.store import cache_dir as models_cache_dir
 
 logger = logging.getLogger(__name__)
-
-SCORES_DIR = Path(os.environ.get("MARATHI_PRUNE_HOME", Path.home() / ".cache" / "marathi-prune")) / "scores"
-
 
 @dataclass
 class LayerScores:
@@ -71,7 +70,8 @@ def compute_layer_scores(
         texts: calibration texts, e.g. the dev split (Poor Man's BERT) or corpus sentences.
         batch_size: texts per forward pass.
         max_length: truncation length in tokens.
-        cache_dir: where scores are kept as JSON (default ``SCORES_DIR``, read at call time); None disables it.
+        cache_dir: where scores are kept as JSON (default ``<cache root>/scores``, read at call time); None
+            disables it.
         show_progress: tqdm bar over batches (picked up by gr.Progress(track_tqdm=True)).
 
     Returns:
@@ -80,10 +80,9 @@ def compute_layer_scores(
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         raise ValueError("need at least one non-empty calibration text to score layers")
-    if cache_dir is ...:
-        cache_dir = SCORES_DIR
+    folder = models_cache_dir("scores") if cache_dir is ... else cache_dir
     fp_model, fp_texts = weights_hash(model), texts_fingerprint(texts)
-    cache_file = Path(cache_dir) / f"{fp_model}-{fp_texts}-{max_length}.json" if cache_dir else None
+    cache_file = Path(folder) / f"{fp_model}-{fp_texts}-{max_length}.json" if folder else None
     if cache_file and cache_file.is_file():
         try:
             return LayerScores(**json.loads(cache_file.read_text()))
@@ -96,10 +95,9 @@ def compute_layer_scores(
     cls_sum = mean_sum = None
     try:
         for start in tqdm(range(0, len(texts), batch_size), desc="scoring layers", disable=not show_progress):
-            batch = tokenizer(
-                list(texts[start : start + batch_size]),
-                padding=True, truncation=True, max_length=max_length, return_tensors="pt",
-            ).to(device)  # fmt: skip
+            chunk = list(texts[start : start + batch_size])
+            batch = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            batch = batch.to(device)
             hidden = model(**batch, output_hidden_states=True).hidden_states  # L+1 tensors of (B, T, H)
             stack = torch.stack([h.float() for h in hidden])  # (L+1, B, T, H)
             before, after = stack[:-1], stack[1:]  # layer i maps hidden[i] -> hidden[i+1]
@@ -121,8 +119,5 @@ def compute_layer_scores(
         texts_fingerprint=fp_texts,
     )
     if cache_file:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(scores.to_dict()))
-        os.replace(tmp, cache_file)
+        atomic_write_json(cache_file, scores.to_dict(), indent=None)
     return scores

@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from models import load_classifier
+
 from .cache import VariantCache, VariantKey
 from .config import FinetuneConfig, PruneConfig
-from .data import load_mahanews
+from .data import LABELS, load_mahanews
 from .evaluate import evaluate_model, majority_baseline
 from .finetune import TrainEvent, finetune
 from .importance import LayerScores, compute_layer_scores
@@ -85,11 +87,9 @@ def build_variant(
     Returns:
         The Variant; ``from_cache`` tells whether training was skipped.
     """
-    from models import load_classifier  # models imports pruning.data; import late to avoid a cycle
-
     cache = cache or VariantCache()
     data, report = _cached_data(train.dataset, str(data_dir) if data_dir else None, os.environ.get("MAHANEWS_DIR"))
-    loaded = load_classifier(base)
+    loaded = load_classifier(base, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)))
     model = loaded.model
 
     scores = None

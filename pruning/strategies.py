@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["STRATEGIES", "LayerPlan", "select_layers"]
+__all__ = ["STRATEGIES", "LayerPlan", "check_strategy", "parse_int_list", "select_layers"]
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,7 @@ def select_layers(
     Raises:
         ValueError: unknown strategy, k out of range, or a bad custom list.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
+    check_strategy(strategy)
     if not isinstance(num_layers, int) or num_layers < 1:
         raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
     if strategy == "custom":
@@ -172,3 +171,36 @@ def select_layers(
         kept = STRATEGIES[strategy](num_layers, keep, scores)
     dropped = [i for i in range(num_layers) if i not in set(kept)]
     return LayerPlan(strategy=strategy, num_layers=num_layers, kept=kept, dropped=dropped)
+
+
+def check_strategy(name: str) -> str:
+    """Return ``name`` if it is a key of ``STRATEGIES``.
+
+    Raises:
+        ValueError: listing the valid names, so a typo is fixed in one go.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; valid strategies: {', '.join(STRATEGIES)}")
+    return name
+
+
+def parse_int_list(text: str | Sequence[int] | None, what: str = "value") -> list[int]:
+    """Parse ``"0, 1,5"`` (or an int sequence) into ``[0, 1, 5]``: the one parser for layer and size lists.
+
+    Args:
+        text: comma-separated integers; spaces and empty items are ignored.
+        what: the flag or field name, for the error message.
+
+    Raises:
+        ValueError: an item is not an integer, or the list is empty.
+    """
+    if text is None:
+        raise ValueError(f"{what} needs at least one integer")
+    items = [str(x) for x in text] if not isinstance(text, str) else text.replace(" ", "").split(",")
+    try:
+        values = [int(x) for x in items if x != ""]
+    except ValueError:
+        raise ValueError(f"{what} expects comma-separated integers (e.g. 0,1,5), got {text!r}") from None
+    if not values:
+        raise ValueError(f"{what} needs at least one integer, got {text!r}")
+    return values

@@ -25,11 +25,8 @@ def pytest_configure(config):
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Per-test cache locations so tests never read each other's (or the user's) variants."""
     home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("MARATHI_PRUNE_CACHE", str(home / "variants"))
+    monkeypatch.setenv("MARATHI_PRUNE_HOME", str(home))
     monkeypatch.setenv("MAHANEWS_DIR", str(MAHANEWS_DIR))
-    import pruning.importance as importance
-
-    monkeypatch.setattr(importance, "SCORES_DIR", home / "scores")
     yield
 
 

@@ -52,7 +52,7 @@ def build_tiny_variants(cache: VariantCache, base_dir) -> None:
 
 def import_app(monkeypatch: pytest.MonkeyPatch, cache: VariantCache, base_dir):
     """Import (or re-import) app.py with its cache and default model pointing at the test's tiny ones."""
-    monkeypatch.setenv("MARATHI_PRUNE_CACHE", str(cache.root))
+    monkeypatch.setenv("MARATHI_PRUNE_HOME", str(cache.root.parent))
     monkeypatch.setenv("MARATHI_PRUNE_DEFAULT_MODEL", str(base_dir))
     monkeypatch.setenv("MAHANEWS_DIR", str(MAHANEWS_DIR))
     monkeypatch.setattr(app_jobs, "TRAIN_THREADS", 1)  # the CI box is small and busy
