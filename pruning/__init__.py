@@ -12,7 +12,7 @@ from .finetune import FinetuneCancelled, FinetuneResult, TrainEvent, finetune
 from .importance import LayerScores, compute_layer_scores
 from .latency import benchmark_torch, count_parameters, time_single_request
 from .pipeline import Variant, build_variant, plan_for
-from .strategies import STRATEGIES, LayerPlan, select_layers
+from .strategies import STRATEGIES, LayerPlan, check_strategy, parse_int_list, select_layers
 from .surgery import UnsupportedModelError, encoder_layers, num_layers, provenance, prune_layers
 
 __all__ = [
@@ -56,5 +56,7 @@ __all__ = [
     "prune_layers",
     "repair_mojibake",
     "select_layers",
+    "check_strategy",
+    "parse_int_list",
     "time_single_request",
 ]

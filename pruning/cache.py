@@ -67,9 +67,13 @@ class VariantKey:
     @classmethod
     def from_dict(cls, data: dict) -> VariantKey:
         return cls.create(
-            data["base_model"], data["revision"], data["strategy"], data["kept_layers"], data["num_layers"],
+            data["base_model"],
+            data["revision"],
+            data["strategy"],
+            data["kept_layers"],
+            data["num_layers"],
             data["finetune"],
-        )  # fmt: skip
+        )
 
     @property
     def digest(self) -> str:

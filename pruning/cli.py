@@ -26,6 +26,7 @@ from . import (
     compute_layer_scores,
     evaluate_model,
     load_mahanews,
+    parse_int_list,
     select_layers,
 )
 
@@ -37,10 +38,11 @@ class CliError(Exception):
 
 
 def _int_list(text: str) -> list[int]:
+    """argparse type for layer lists: ``parse_int_list``'s message, as argparse's one-line error."""
     try:
-        return [int(x) for x in text.replace(" ", "").split(",") if x != ""]
+        return parse_int_list(text, "the layer list")
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _print(obj) -> None:
@@ -121,11 +123,19 @@ def cmd_finetune(args) -> int:
     train = _merge(
         FinetuneConfig,
         file_values.get("finetune", {}),
-        {"dataset": args.dataset, "epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size,
-         "seed": args.seed, "max_train_samples": args.max_train_samples, "max_length": args.max_length},
-    )  # fmt: skip
-    variant = build_variant(args.model, prune, train, cache=VariantCache(args.cache_dir), data_dir=args.data_dir,
-                            force=args.force)  # fmt: skip
+        {
+            "dataset": args.dataset,
+            "epochs": args.epochs,
+            "learning_rate": args.lr,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "max_train_samples": args.max_train_samples,
+            "max_length": args.max_length,
+        },
+    )
+    variant = build_variant(
+        args.model, prune, train, cache=VariantCache(args.cache_dir), data_dir=args.data_dir, force=args.force
+    )
     record = variant.record
     _print(
         {
@@ -166,11 +176,17 @@ def cmd_cache(args) -> int:
     if args.action == "list":
         listing = cache.list()
         rows = [
-            {"name": r["name"], "base_model": r["key"]["base_model"], "strategy": r["key"]["strategy"],
-             "kept_layers": r["key"]["kept_layers"], "dataset": r["key"]["dataset"],
-             "test_accuracy": r.get("test_metrics", {}).get("accuracy"), "created": r.get("created")}
+            {
+                "name": r["name"],
+                "base_model": r["key"]["base_model"],
+                "strategy": r["key"]["strategy"],
+                "kept_layers": r["key"]["kept_layers"],
+                "dataset": r["key"]["dataset"],
+                "test_accuracy": r.get("test_metrics", {}).get("accuracy"),
+                "created": r.get("created"),
+            }
             for r in listing.records
-        ]  # fmt: skip
+        ]
         _print({"root": str(cache.root), "variants": rows, "problems": [vars(p) for p in listing.problems]})
     elif args.action == "delete":
         if not args.name:
@@ -220,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-train-samples", type=int)
     p.add_argument("--max-length", type=int)
     p.add_argument("--config", help='JSON file {"prune": {...}, "finetune": {...}}; flags override it')
-    p.add_argument("--cache-dir", help="variant cache (default: $MARATHI_PRUNE_HOME/variants, ~/.cache/marathi-prune/variants)")
+    p.add_argument(
+        "--cache-dir", help="variant cache (default: $MARATHI_PRUNE_HOME/variants, ~/.cache/marathi-prune/variants)"
+    )
     p.add_argument("--force", action="store_true", help="retrain even if the variant is cached")
     p.set_defaults(func=cmd_finetune)
 

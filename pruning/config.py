@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .strategies import STRATEGIES
+from .strategies import check_strategy
 
 T = TypeVar("T", bound="_Config")
 
@@ -55,8 +55,7 @@ class PruneConfig(_Config):
     score_pooling: str = "cls"
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
+        check_strategy(self.strategy)
         if self.strategy == "custom" and not self.layers:
             raise ValueError("strategy 'custom' needs `layers`, the 0-based layers to keep")
         if self.strategy != "custom" and self.keep is None:

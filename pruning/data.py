@@ -31,6 +31,7 @@ from models.store import atomic_write_bytes, cache_dir
 
 logger = logging.getLogger(__name__)
 
+# The order is the label id and must never change. Two aligned rows read better than twelve lines.
 LABELS: tuple[str, ...] = (
     "Auto", "Bhakti", "Crime", "Education", "Fashion", "Health",
     "International", "Manoranjan", "Politics", "Sports", "Tech", "Travel",

@@ -7,21 +7,18 @@ the best dev-accuracy weights in memory so the returned model is the best one se
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
+from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
 
 from .config import FinetuneConfig
 from .evaluate import classification_metrics, predict_logits
@@ -55,14 +52,6 @@ class FinetuneResult:
     train_seconds: float = 0.0
     device: str = "cpu"
     precision: str = "fp32"
-
-
-def set_seed(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
 
 
 def pick_device() -> torch.device:
@@ -198,8 +187,14 @@ def finetune(
                 scheduler.step()
                 step += 1
                 loss_value = loss.detach().item()
-                event = TrainEvent("step", step, total_steps, step / len(loader), loss=loss_value,
-                                   learning_rate=scheduler.get_last_lr()[0])  # fmt: skip
+                event = TrainEvent(
+                    "step",
+                    step,
+                    total_steps,
+                    step / len(loader),
+                    loss=loss_value,
+                    learning_rate=scheduler.get_last_lr()[0],
+                )
                 history.append(vars(event))
                 if on_event:
                     on_event(event)
@@ -223,8 +218,3 @@ def finetune(
         device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         precision=precision,
     )
-
-
-def clone_model(model: nn.Module) -> nn.Module:
-    """An independent copy, so the app can prune the loaded base many times."""
-    return copy.deepcopy(model)

@@ -28,6 +28,7 @@ from models.store import cache_dir as models_cache_dir
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class LayerScores:
     """Mean input/output cosine similarity per layer (index 0 = bottom layer)."""

@@ -111,8 +111,9 @@ def build_variant(
 
     if plan.keep < depth:
         prune_layers(model, plan.kept, strategy=plan.strategy, base_model=base)
-    result = finetune(model, loaded.tokenizer, data, train, on_event=on_event, should_stop=should_stop,
-                      show_progress=show_progress)  # fmt: skip
+    result = finetune(
+        model, loaded.tokenizer, data, train, on_event=on_event, should_stop=should_stop, show_progress=show_progress
+    )
     model = result.model
     max_length = train.max_length_for(model)
     started = time.perf_counter()

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .cache import VariantCache
 from .config import DATASETS, FinetuneConfig, PruneConfig, _Config
 from .pipeline import build_variant
-from .strategies import STRATEGIES
+from .strategies import STRATEGIES, parse_int_list
 
 logger = logging.getLogger(__name__)
 
@@ -164,13 +164,17 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
-    lines = ["| dataset | model | role | strategy | layers | seeds | test accuracy (mean ± sd) | macro-F1 | params (M) |"
-             + (" latency ms |" if "latency_ms" in summary else ""),
-             "|---|---|---|---|---|---|---|---|---|" + ("---|" if "latency_ms" in summary else "")]  # fmt: skip
+    lines = [
+        "| dataset | model | role | strategy | layers | seeds | test accuracy (mean ± sd) | macro-F1 | params (M) |"
+        + (" latency ms |" if "latency_ms" in summary else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if "latency_ms" in summary else ""),
+    ]
     for r in summary.itertuples():
-        line = (f"| {r.dataset} | {r.model} | {r.role} | {r.strategy} | {r.layers} | {r.seeds} | "
-                f"{100 * r.test_accuracy_mean:.1f} ± {100 * r.test_accuracy_std:.1f} | "
-                f"{100 * r.test_macro_f1_mean:.1f} | {r.params / 1e6:.1f} |")  # fmt: skip
+        line = (
+            f"| {r.dataset} | {r.model} | {r.role} | {r.strategy} | {r.layers} | {r.seeds} | "
+            f"{100 * r.test_accuracy_mean:.1f} ± {100 * r.test_accuracy_std:.1f} | "
+            f"{100 * r.test_macro_f1_mean:.1f} | {r.params / 1e6:.1f} |"
+        )
         if "latency_ms" in summary:
             line += f" {r.latency_ms:.1f} |"
         lines.append(line)
@@ -186,14 +190,34 @@ def accuracy_figure(summary: pd.DataFrame):
     full = summary[summary.role == "full"]
     for strategy in [s for s in pruned.strategy.unique() if s != "full"]:
         part = pd.concat([full, pruned[pruned.strategy == strategy]]).sort_values("layers")
-        fig.add_trace(go.Scatter(x=part.layers, y=100 * part.test_accuracy_mean, mode="lines+markers", name=f"pruned: {strategy}",
-                                 error_y={"type": "data", "array": 100 * part.test_accuracy_std}))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=part.layers,
+                y=100 * part.test_accuracy_mean,
+                mode="lines+markers",
+                name=f"pruned: {strategy}",
+                error_y={"type": "data", "array": 100 * part.test_accuracy_std},
+            )
+        )
     scratch = summary[summary.role == "scratch"]
-    fig.add_trace(go.Scatter(x=scratch.layers, y=100 * scratch.test_accuracy_mean, mode="markers+text", name="scratch",
-                             text=scratch.model, textposition="bottom center", marker={"size": 12, "symbol": "diamond"},
-                             error_y={"type": "data", "array": 100 * scratch.test_accuracy_std}))  # fmt: skip
-    fig.update_layout(xaxis_title="encoder layers kept", yaxis_title="test accuracy (%)", legend_title="source: sweep",
-                      template="plotly_white")  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=scratch.layers,
+            y=100 * scratch.test_accuracy_mean,
+            mode="markers+text",
+            name="scratch",
+            text=scratch.model,
+            textposition="bottom center",
+            marker={"size": 12, "symbol": "diamond"},
+            error_y={"type": "data", "array": 100 * scratch.test_accuracy_std},
+        )
+    )
+    fig.update_layout(
+        xaxis_title="encoder layers kept",
+        yaxis_title="test accuracy (%)",
+        legend_title="source: sweep",
+        template="plotly_white",
+    )
     return fig
 
 
@@ -247,25 +271,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     values: dict = dict(PRESETS[args.preset]) if args.preset else {}
     if args.config:
         values.update(json.loads(Path(args.config).read_text(encoding="utf-8")))
-    split = lambda text, cast=str: [cast(x) for x in text.split(",") if x]  # noqa: E731
-    for name, cast in (
-        ("bases", str),
-        ("strategies", str),
-        ("keeps", int),
-        ("scratch", str),
-        ("datasets", str),
-        ("seeds", int),
-    ):
+    for name in ("bases", "strategies", "scratch", "datasets"):
         if getattr(args, name):
-            values[name] = split(getattr(args, name), cast)
-    values["finetune"] = {**values.get("finetune", {}),
-                          **{k: v for k, v in (("epochs", args.epochs), ("learning_rate", args.lr)) if v is not None}}  # fmt: skip
+            values[name] = [x.strip() for x in getattr(args, name).split(",") if x.strip()]
+    for name in ("keeps", "seeds"):
+        if getattr(args, name):
+            values[name] = parse_int_list(getattr(args, name), f"--{name}")
+    values["finetune"] = {
+        **values.get("finetune", {}),
+        **{k: v for k, v in (("epochs", args.epochs), ("learning_rate", args.lr)) if v is not None},
+    }
     if args.no_latency:
         values["latency"] = False
     config = SweepConfig.from_dict(values)
     results = run_sweep(config, VariantCache(args.cache_dir), data_dir=args.data_dir)
     command = "python -m pruning " + " ".join(shlex.quote(a) for a in args.argv)
     paths = write_outputs(results, Path(args.output), command)
-    print(json.dumps({"runs": len(results), "cached": int(results.from_cache.sum()),
-                      "outputs": {k: str(v) for k, v in paths.items()}}, indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "runs": len(results),
+                "cached": int(results.from_cache.sum()),
+                "outputs": {k: str(v) for k, v in paths.items()},
+            },
+            indent=1,
+        )
+    )
     return 0

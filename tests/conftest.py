@@ -46,8 +46,9 @@ def tokenizer_dir(tmp_path_factory, corpus_lines) -> Path:
     wordpiece.train_from_iterator(corpus_lines, vocab_size=3000, min_frequency=2)
     out = tmp_path_factory.mktemp("tokenizer")
     vocab_file = wordpiece.save_model(str(out))[0]
-    BertTokenizerFast(vocab_file, do_lower_case=False, strip_accents=False, tokenize_chinese_chars=False,
-                      model_max_length=128).save_pretrained(out)  # fmt: skip
+    BertTokenizerFast(
+        vocab_file, do_lower_case=False, strip_accents=False, tokenize_chinese_chars=False, model_max_length=128
+    ).save_pretrained(out)
     return out
 
 
@@ -66,10 +67,16 @@ def make_tiny_bert(vocab_size: int, layers: int = 4, seed: int = 0):
 
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=vocab_size, hidden_size=64, num_hidden_layers=layers, num_attention_heads=2,
-        intermediate_size=128, max_position_embeddings=128, num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)},
-    )  # fmt: skip
+        vocab_size=vocab_size,
+        hidden_size=64,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=128,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={n: i for i, n in enumerate(LABELS)},
+    )
     return BertForSequenceClassification(config).eval()
 
 

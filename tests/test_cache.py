@@ -8,8 +8,9 @@ from tests.conftest import make_tiny_bert
 
 
 def key(seed=42, lr=5e-5):
-    return VariantKey.create("offline-teacher", "local-abc", "middle", [0, 3], 4,
-                             {"dataset": "SHC", "seed": seed, "learning_rate": lr})  # fmt: skip
+    return VariantKey.create(
+        "offline-teacher", "local-abc", "middle", [0, 3], 4, {"dataset": "SHC", "seed": seed, "learning_rate": lr}
+    )
 
 
 def test_variant_key_dirname_is_readable_and_unique():

@@ -23,8 +23,13 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 def test_cli_plan_prints_kept_and_dropped_json(capsys):
     code, out, _ = run_cli(capsys, "plan", "--layers", "12", "--strategy", "alternate-even", "--keep", "8")
     assert code == 0
-    assert json.loads(out) == {"strategy": "alternate-even", "num_layers": 12, "keep": 8,
-                               "kept": [0, 1, 2, 3, 4, 6, 8, 10], "dropped": [5, 7, 9, 11]}  # fmt: skip
+    assert json.loads(out) == {
+        "strategy": "alternate-even",
+        "num_layers": 12,
+        "keep": 8,
+        "kept": [0, 1, 2, 3, 4, 6, 8, 10],
+        "dropped": [5, 7, 9, 11],
+    }
 
 
 def test_cli_plan_reads_depth_from_a_model_folder(capsys, tiny_base_dir):
@@ -68,17 +73,33 @@ def test_cli_missing_data_dir_is_one_line(capsys, tiny_base_dir, tmp_path):
 
 def test_cli_finetune_then_evaluate_and_cache_list(capsys, tiny_base_dir, tmp_path):
     cache = str(tmp_path / "cache")
-    code, out, _ = run_cli(capsys, "finetune", "--model", str(tiny_base_dir), "--strategy", "top", "--keep", "1",
-                           "--epochs", "1", "--max-train-samples", "128", "--lr", "1e-3", "--cache-dir", cache)  # fmt: skip
+    code, out, _ = run_cli(
+        capsys,
+        "finetune",
+        "--model",
+        str(tiny_base_dir),
+        "--strategy",
+        "top",
+        "--keep",
+        "1",
+        "--epochs",
+        "1",
+        "--max-train-samples",
+        "128",
+        "--lr",
+        "1e-3",
+        "--cache-dir",
+        cache,
+    )
     assert code == 0
     result = json.loads(out)
     assert result["kept_layers"] == [0] and result["from_cache"] is False
-    assert 0 <= result["test"]["accuracy"] <= 1 and result["test"]["num_examples"] == 239
+    assert 0 <= result["test"]["accuracy"] <= 1 and result["test"]["num_examples"] == 716
 
     code, out, _ = run_cli(
         capsys, "evaluate", "--model", result["variant"], "--split", "validation", "--cache-dir", cache
     )
-    assert code == 0 and json.loads(out)["num_examples"] == 239
+    assert code == 0 and json.loads(out)["num_examples"] == 239  # the validation split
 
     code, out, _ = run_cli(capsys, "cache", "list", "--cache-dir", cache)
     listing = json.loads(out)
@@ -87,10 +108,23 @@ def test_cli_finetune_then_evaluate_and_cache_list(capsys, tiny_base_dir, tmp_pa
 
 def test_cli_config_file_is_overridden_by_flags(capsys, tiny_base_dir, tmp_path):
     config = tmp_path / "run.json"
-    config.write_text(json.dumps({"prune": {"strategy": "bottom", "keep": 2},
-                                  "finetune": {"epochs": 1, "max_train_samples": 64, "seed": 3}}))  # fmt: skip
-    code, out, _ = run_cli(capsys, "finetune", "--model", str(tiny_base_dir), "--config", str(config), "--keep", "1",
-                           "--cache-dir", str(tmp_path / "c"))  # fmt: skip
+    config.write_text(
+        json.dumps(
+            {"prune": {"strategy": "bottom", "keep": 2}, "finetune": {"epochs": 1, "max_train_samples": 64, "seed": 3}}
+        )
+    )
+    code, out, _ = run_cli(
+        capsys,
+        "finetune",
+        "--model",
+        str(tiny_base_dir),
+        "--config",
+        str(config),
+        "--keep",
+        "1",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    )
     assert code == 0 and json.loads(out)["kept_layers"] == [3]
     assert "__s3__" in json.loads(out)["variant"]
     config.write_text(json.dumps({"finetune": {"epochz": 1}}))
@@ -100,6 +134,12 @@ def test_cli_config_file_is_overridden_by_flags(capsys, tiny_base_dir, tmp_path)
 
 def test_cli_runs_as_module():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "pruning", "plan", "--layers", "12", "--strategy", "middle",
-                           "--keep", "6"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "pruning", "plan", "--layers", "12", "--strategy", "middle", "--keep", "6"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0 and json.loads(proc.stdout)["kept"] == [0, 1, 2, 9, 10, 11]

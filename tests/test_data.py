@@ -17,7 +17,7 @@ def test_load_mahanews_shc_counts_on_real_file(shc):
     assert file.empty_dropped == 0
     assert file.duplicates_dropped == 350 and file.conflicting_labels_dropped == 14
     assert file.rows_kept == 2386 == sum(report.split_rows.values())
-    assert report.split_rows == {"train": 1908, "validation": 239, "test": 239}
+    assert report.split_rows == {"train": 1431, "validation": 239, "test": 716}
     assert data["train"].features["label"].names == list(LABELS)
 
 

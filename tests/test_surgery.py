@@ -43,9 +43,11 @@ def test_prune_layers_records_provenance_and_keeps_labels(tiny_bert):
     labels = dict(tiny_bert.config.id2label)
     prune_layers(tiny_bert, [0, 3], strategy="middle", base_model="l3cube-pune/marathi-bert-v2")
     assert provenance(tiny_bert) == {
-        "base_model": "l3cube-pune/marathi-bert-v2", "strategy": "middle",
-        "kept_layers": [0, 3], "original_num_layers": 4,
-    }  # fmt: skip
+        "base_model": "l3cube-pune/marathi-bert-v2",
+        "strategy": "middle",
+        "kept_layers": [0, 3],
+        "original_num_layers": 4,
+    }
     assert tiny_bert.config.id2label == labels
 
 
@@ -70,8 +72,15 @@ def test_prune_layers_save_load_round_trip_gives_identical_logits(tiny_bert, tok
 
 
 def test_prune_layers_works_on_roberta_layout(tokenizer, headlines):
-    config = RobertaConfig(vocab_size=len(tokenizer) + 2, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
-                           intermediate_size=64, max_position_embeddings=130, num_labels=12)  # fmt: skip
+    config = RobertaConfig(
+        vocab_size=len(tokenizer) + 2,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=130,
+        num_labels=12,
+    )
     model = RobertaForSequenceClassification(config).eval()
     prune_layers(model, [2])
     assert num_layers(model) == 1 and model.config.num_hidden_layers == 1

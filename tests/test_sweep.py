@@ -28,9 +28,27 @@ def test_sweep_config_cells_cover_the_grid():
 
 
 def test_sweep_resumes_from_cache_and_writes_results(capsys, tiny_base_dir, scratch_dir, tmp_path):
-    argv = ["sweep", "--bases", str(tiny_base_dir), "--strategies", "middle", "--keeps", "2",
-            "--scratch", str(scratch_dir), "--seeds", "0,1", "--epochs", "1", "--lr", "1e-3",
-            "--cache-dir", str(tmp_path / "cache"), "--output", str(tmp_path / "out")]  # fmt: skip
+    argv = [
+        "sweep",
+        "--bases",
+        str(tiny_base_dir),
+        "--strategies",
+        "middle",
+        "--keeps",
+        "2",
+        "--scratch",
+        str(scratch_dir),
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-3",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--output",
+        str(tmp_path / "out"),
+    ]
     config = tmp_path / "sweep.json"
     config.write_text(json.dumps({"finetune": {"max_train_samples": 48, "batch_size": 16}}))
     assert main([*argv, "--config", str(config)]) == 0
@@ -53,9 +71,19 @@ def test_sweep_resumes_from_cache_and_writes_results(capsys, tiny_base_dir, scra
 
 
 def test_summarise_reports_mean_and_spread():
-    results = pd.DataFrame({"dataset": "SHC", "model": "m", "role": "pruned", "strategy": "top", "layers": 2,
-                            "seed": [0, 1], "test_accuracy": [0.5, 0.7], "test_macro_f1": [0.4, 0.6],
-                            "params": 10})  # fmt: skip
+    results = pd.DataFrame(
+        {
+            "dataset": "SHC",
+            "model": "m",
+            "role": "pruned",
+            "strategy": "top",
+            "layers": 2,
+            "seed": [0, 1],
+            "test_accuracy": [0.5, 0.7],
+            "test_macro_f1": [0.4, 0.6],
+            "params": 10,
+        }
+    )
     summary = summarise(results)
     assert summary.test_accuracy_mean[0] == pytest.approx(0.6) and summary.test_accuracy_std[0] == pytest.approx(
         0.1414, 1e-3
