@@ -274,6 +274,9 @@ def _register_optional(sub) -> None:
         pass
     else:
         add_sweep_parser(sub)
+    from .ladder import add_ladder_parser
+
+    add_ladder_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

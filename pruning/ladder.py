@@ -1,0 +1,257 @@
+"""The pretraining-budget ladder: at what teacher budget does a pruned teacher beat a scratch model?
+
+Shirke et al. find that MahaBERT-v2 pruned to 6 or 2 layers beats MahaBERT-Small/Smaller, which were
+pretrained from scratch at that depth. The real teacher had far more pretraining behind it (it
+continues MuRIL). Our miniature family reproduces that relation with a ladder: the 12-layer teacher is
+pretrained for 1x, 2x, 4x, ... the scratch models' token budget (``scripts/pretrain_ladder.sh`` writes
+``<root>/<N>M/mini-teacher-12l``; the scratch models live in the first rung's folder), and at every rung
+the teacher is fine-tuned full and pruned to each depth with every strategy, next to the scratch models.
+
+Selection is honest: the best strategy at each depth is the one with the highest mean *validation*
+accuracy; its *test* accuracy is what is reported. Every mean comes with a 95% t-interval over seeds,
+and every difference "pruned minus scratch" with a Welch interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from models.store import atomic_write_text, cache_dir
+
+from .cache import VariantCache
+from .sweep import PRUNE_STRATEGIES, SweepConfig, ci95, run_sweep, summarise, welch_ci95
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "assets" / "ladder"
+TEACHER, SCRATCH = "mini-teacher-12l", {6: "mini-scratch-6l", 2: "mini-scratch-2l"}
+# The fine-tuning recipe of the offline sweep (chosen on validation in session 1), shared by every rung.
+FINETUNE = {"epochs": 4, "learning_rate": 3e-4, "batch_size": 32}
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One teacher checkpoint of the ladder.
+
+    Args:
+        tokens (int): pretraining tokens the teacher has seen (its budget).
+        teacher (Path): the exported teacher folder.
+        heldout_loss (float | None): its held-out masked-LM loss, from ``build_info.json``.
+    """
+
+    tokens: int
+    teacher: Path
+    heldout_loss: float | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.tokens / 1e6:.0f}M"
+
+
+def default_root() -> Path:
+    """Where ``scripts/pretrain_ladder.sh`` exports its rungs."""
+    return cache_dir("pretrain") / "rungs"
+
+
+def find_rungs(root: str | Path) -> list[Rung]:
+    """Finished teacher rungs under ``root`` (folders named ``<N>M``), smallest budget first."""
+    rungs = []
+    for folder in Path(root).glob("*M"):
+        info_file = folder / TEACHER / "build_info.json"
+        if not re.fullmatch(r"\d+M", folder.name) or not info_file.is_file():
+            continue
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+        if not str(info.get("status", "")).startswith("complete"):
+            continue
+        rungs.append(Rung(int(info["tokens_seen"]), folder / TEACHER, (info.get("heldout") or {}).get("mlm_loss")))
+    return sorted(rungs, key=lambda r: r.tokens)
+
+
+def scratch_models(root: str | Path) -> dict[int, Path]:
+    """Layers -> folder of the scratch models (trained at the first rung's budget)."""
+    found: dict[int, Path] = {}
+    for layers, name in SCRATCH.items():
+        candidates = sorted(Path(root).glob(f"*M/{name}/model.safetensors"))
+        if candidates:
+            found[layers] = candidates[0].parent
+    return found
+
+
+def run_ladder(
+    root: str | Path,
+    *,
+    seeds: list[int],
+    cache: VariantCache | None = None,
+    data_dir: str | None = None,
+    latency: bool = False,
+    rungs: list[str] | None = None,
+    finetune: dict | None = None,
+) -> pd.DataFrame:
+    """Fine-tune every rung (full, each strategy at 6 and 2 layers) and the scratch models; one row per run.
+
+    Every run goes through the variant cache, so a stopped ladder resumes and a finished one is re-read.
+    ``finetune`` overrides fields of the shared recipe ``FINETUNE`` (tests use tiny budgets).
+    """
+    found = [r for r in find_rungs(root) if not rungs or r.label in rungs]
+    if not found:
+        raise ValueError(f"no finished teacher rungs under {root}; run scripts/pretrain_ladder.sh first")
+    scratch = scratch_models(root)
+    frames = []
+    for rung in found:
+        config = SweepConfig(
+            bases=[str(rung.teacher)],
+            strategies=list(PRUNE_STRATEGIES),
+            keeps=sorted(scratch or SCRATCH, reverse=True),
+            scratch=[str(p) for _, p in sorted(scratch.items(), reverse=True)],
+            seeds=seeds,
+            finetune={**FINETUNE, **(finetune or {})},
+            latency=latency,
+        )
+        logger.info("rung %s: %d runs", rung.label, len(config.cells()))
+        frame = run_sweep(config, cache, data_dir=data_dir)
+        frame["pretrain_tokens"] = rung.tokens
+        frame["teacher_heldout_loss"] = rung.heldout_loss
+        frame["model"] = [_short(m, rung) for m in frame["model"]]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _short(model: str, rung: Rung) -> str:
+    name = Path(model).name
+    return f"teacher-{rung.label}" if name == TEACHER else name
+
+
+def ladder_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per rung and depth: full teacher, best pruned (chosen on validation) and scratch, with intervals."""
+    rows = []
+    for tokens, part in results.groupby("pretrain_tokens", sort=True):
+        summary = summarise(part)
+        full = summary[summary.role == "full"].iloc[0]
+        for layers in sorted(part[part.role == "scratch"].layers.unique(), reverse=True):
+            pruned = summary[(summary.role == "pruned") & (summary.layers == layers)]
+            if pruned.empty:
+                continue
+            best = pruned.sort_values("dev_accuracy_mean", ascending=False).iloc[0]  # validation, never test
+            best_acc = part[(part.role == "pruned") & (part.layers == layers) & (part.strategy == best.strategy)]
+            scratch_acc = part[(part.role == "scratch") & (part.layers == layers)]
+            diff, diff_ci = welch_ci95(best_acc.test_accuracy, scratch_acc.test_accuracy)
+            rows.append(
+                {
+                    "pretrain_tokens": int(tokens),
+                    "teacher_heldout_loss": part.teacher_heldout_loss.iloc[0],
+                    "layers": int(layers),
+                    "full_mean": full.test_accuracy_mean,
+                    "full_ci95": full.test_accuracy_ci95,
+                    "best_strategy": best.strategy,
+                    "pruned_mean": best_acc.test_accuracy.mean(),
+                    "pruned_ci95": ci95(best_acc.test_accuracy),
+                    "scratch_mean": scratch_acc.test_accuracy.mean(),
+                    "scratch_ci95": ci95(scratch_acc.test_accuracy),
+                    "diff": diff,
+                    "diff_ci95": diff_ci,
+                    "seeds": len(best_acc),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """The ladder as a Markdown table (accuracy in %, mean ± 95% CI half-width)."""
+
+    def pm(mean: float, ci: float) -> str:
+        return f"{100 * mean:.1f} ± {100 * ci:.1f}"
+
+    lines = [
+        "| teacher tokens | teacher MLM loss | layers | full teacher | best pruned (strategy by validation) "
+        "| scratch | pruned − scratch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        loss = f"{r.teacher_heldout_loss:.3f}" if pd.notna(r.teacher_heldout_loss) else "?"
+        lines.append(
+            f"| {r.pretrain_tokens / 1e6:.0f}M | {loss} | {r.layers} | {pm(r.full_mean, r.full_ci95)} "
+            f"| {pm(r.pruned_mean, r.pruned_ci95)} ({r.best_strategy}) | {pm(r.scratch_mean, r.scratch_ci95)} "
+            f"| {100 * r.diff:+.1f} ± {100 * r.diff_ci95:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def ladder_figure(table: pd.DataFrame):
+    """Pruned minus scratch at equal depth against teacher pretraining tokens, with 95% intervals."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for layers, part in table.groupby("layers", sort=False):
+        fig.add_trace(
+            go.Scatter(
+                x=part.pretrain_tokens / 1e6,
+                y=100 * part["diff"],
+                error_y={"type": "data", "array": 100 * part.diff_ci95},
+                mode="lines+markers",
+                name=f"{layers} layers",
+                text=part.best_strategy,
+                hovertemplate="%{x:.0f}M tokens: %{y:+.1f} points (%{text})<extra></extra>",
+            )
+        )
+    fig.add_hline(y=0, line_dash="dot", annotation_text="pruned = scratch")
+    fig.update_layout(
+        xaxis={"title": "teacher pretraining tokens (millions; scratch models: first rung)", "type": "log"},
+        yaxis_title="best pruned minus scratch, test accuracy (points)",
+        legend_title="depth",
+        template="plotly_white",
+    )
+    return fig
+
+
+def write_ladder(results: pd.DataFrame, output: Path, command: str) -> dict[str, Path]:
+    """results.csv, ladder.csv, ladder.md and ladder.json/html (the figure) under ``output``."""
+    output.mkdir(parents=True, exist_ok=True)
+    table = ladder_table(results)
+    paths = {n: output / n for n in ("results.csv", "ladder.csv", "ladder.md", "ladder.json", "ladder.html")}
+    atomic_write_text(paths["results.csv"], results.to_csv(index=False))
+    atomic_write_text(paths["ladder.csv"], table.to_csv(index=False))
+    header = f"Command: `{command}`\nDate: {time.strftime('%Y-%m-%d')}\n\n"
+    atomic_write_text(paths["ladder.md"], header + to_markdown(table) + "\n")
+    figure = ladder_figure(table)
+    atomic_write_text(paths["ladder.json"], figure.to_json())
+    figure.write_html(paths["ladder.html"], include_plotlyjs="cdn")
+    return paths
+
+
+def add_ladder_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ladder", help="fine-tune every pretraining rung of the offline teacher against scratch")
+    p.add_argument("--rungs-dir", type=Path, help=f"folder of <N>M rungs (default {default_root()})")
+    p.add_argument("--rungs", help="only these rungs, e.g. 8M,16M")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--latency", action="store_true", help="also time each variant (needs a quiet machine)")
+    p.add_argument("--data-dir")
+    p.add_argument("--cache-dir")
+    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    p.set_defaults(func=cmd_ladder)
+
+
+def cmd_ladder(args: argparse.Namespace) -> int:
+    from .strategies import parse_int_list
+
+    root = args.rungs_dir or default_root()
+    results = run_ladder(
+        root,
+        seeds=parse_int_list(args.seeds, "--seeds"),
+        cache=VariantCache(args.cache_dir),
+        data_dir=args.data_dir,
+        latency=args.latency,
+        rungs=[r.strip() for r in args.rungs.split(",")] if args.rungs else None,
+    )
+    command = "python -m pruning " + " ".join(shlex.quote(a) for a in args.argv)
+    paths = write_ladder(results, args.output, command)
+    print(json.dumps({"runs": len(results), "outputs": {k: str(v) for k, v in paths.items()}}, indent=1))
+    return 0
