@@ -3,15 +3,22 @@
 ``app.py`` and ``pruning.cli`` import only from here and from ``models``.
 """
 
-from .cache import CacheEntryError, VariantCache, VariantKey
+from .cache import CacheEntryError, VariantCache, VariantKey, VariantNotFoundError
 from .config import BACKENDS, DATASETS, BenchConfig, ExportConfig, FinetuneConfig, PruneConfig
-from .data import LABELS, CleaningReport, DataNotFoundError, load_mahanews, normalise_text, repair_mojibake
+from .data import (
+    LABELS,
+    CleaningReport,
+    DataFileError,
+    DataNotFoundError,
+    load_mahanews,
+    normalise_text,
+    repair_mojibake,
+)
 from .evaluate import classification_metrics, evaluate_model, majority_baseline, predict_logits
-from .export import OnnxClassifier, export_variant
 from .finetune import FinetuneCancelled, FinetuneResult, TrainEvent, finetune
 from .importance import LayerScores, compute_layer_scores
-from .latency import benchmark_torch, count_parameters, time_single_request
 from .pipeline import Variant, build_variant, plan_for
+from .speed import OnnxClassifier, benchmark_torch, count_parameters, export_variant, time_single_request
 from .strategies import STRATEGIES, LayerPlan, check_strategy, parse_int_list, select_layers
 from .surgery import UnsupportedModelError, encoder_layers, num_layers, provenance, prune_layers
 
@@ -25,6 +32,7 @@ __all__ = [
     "CleaningReport",
     "ExportConfig",
     "OnnxClassifier",
+    "DataFileError",
     "DataNotFoundError",
     "FinetuneCancelled",
     "FinetuneConfig",
@@ -37,6 +45,7 @@ __all__ = [
     "Variant",
     "VariantCache",
     "VariantKey",
+    "VariantNotFoundError",
     "benchmark_torch",
     "build_variant",
     "classification_metrics",

@@ -34,6 +34,43 @@ class CacheEntryError(ValueError):
     """A cache folder that exists but cannot be used (corrupt or incomplete)."""
 
 
+class VariantNotFoundError(CacheEntryError):
+    """No cached variant matches a name: the caller may try the name as a model instead."""
+
+
+def file_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file in a variant folder but its record, written with the variant.
+
+    Sizes are checked whenever a variant is listed or loaded (cheap, catches truncation); hashes by
+    ``VariantCache.verify`` (reads every byte).
+    """
+    manifest = {}
+    for file in sorted(p for p in folder.iterdir() if p.is_file() and p.name != RECORD_FILE):
+        digest = hashlib.sha256()
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        manifest[file.name] = {"bytes": file.stat().st_size, "sha256": digest.hexdigest()}
+    return manifest
+
+
+def damage(folder: Path, manifest: dict[str, dict[str, Any]], *, deep: bool = False) -> str | None:
+    """What is wrong with ``folder`` against its manifest (None: intact). ``deep`` also compares hashes."""
+    for name, want in manifest.items():
+        file = folder / name
+        if not file.is_file():
+            return f"{name} is missing"
+        size = file.stat().st_size
+        if size != want["bytes"]:
+            return f"{name} has {size:,} bytes, {want['bytes']:,} were written"
+    if deep:
+        actual = file_manifest(folder)
+        for name, want in manifest.items():
+            if actual.get(name, {}).get("sha256") != want["sha256"]:
+                return f"{name} does not match the checksum written with it"
+    return None
+
+
 @dataclass(frozen=True)
 class VariantKey:
     """Everything that determines a fine-tuned variant's weights."""
@@ -129,8 +166,29 @@ class VariantCache:
             VariantKey.from_dict(record["key"])
         except (ValueError, KeyError, TypeError) as exc:
             raise CacheEntryError(f"{path.name}/{RECORD_FILE} is corrupt: {exc}") from exc
+        problem = damage(path, record.get("files") or {})
+        if problem:
+            raise CacheEntryError(f"{path.name} is damaged: {problem}; delete or rebuild it")
         record["path"] = str(path)
         return record
+
+    def verify(self, *, deep: bool = True) -> dict[str, str | None]:
+        """Every variant folder -> None when intact, else what is wrong (hashes compared when ``deep``)."""
+        report: dict[str, str | None] = {}
+        if not self.root.is_dir():
+            return report
+        for path in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                record = self.read_record(path)
+            except CacheEntryError as exc:
+                report[path.name] = str(exc)
+                continue
+            if "files" not in record:
+                report[path.name] = None  # written before manifests existed: nothing to compare against
+                continue
+            problem = damage(path, record["files"], deep=deep)
+            report[path.name] = f"{path.name} is damaged: {problem}" if problem else None
+        return report
 
     def save(self, key: VariantKey, model, tokenizer, record: dict, *, force: bool = False) -> Path:
         """Write a variant atomically; with force, replace an existing one."""
@@ -142,6 +200,7 @@ class VariantCache:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             full = {**record, "key": key.to_dict(), "name": final.name, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            full["files"] = file_manifest(tmp)
             atomic_write_json(tmp / RECORD_FILE, full)
         return final
 
@@ -166,8 +225,9 @@ class VariantCache:
         plain = bool(name) and "/" not in name and os.sep not in name and not any(c in name for c in "*?[")
         matches = [p for p in self.root.glob(f"{name}*") if p.is_dir() and not p.name.startswith(".")] if plain else []
         if len(matches) != 1:
-            what = "no" if not matches else f"{len(matches)}"
-            raise CacheEntryError(f"{what} cached variant(s) match {name!r}; see `python -m pruning cache list`")
+            if not matches:
+                raise VariantNotFoundError(f"no cached variant matches {name!r}; see `python -m pruning cache list`")
+            raise CacheEntryError(f"{len(matches)} cached variants match {name!r}; give more of the name")
         return matches[0]
 
     def load(self, key_or_name: VariantKey | str):
@@ -180,8 +240,8 @@ class VariantCache:
         try:
             model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).eval()
             tokenizer = AutoTokenizer.from_pretrained(path)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise CacheEntryError(f"{path.name} could not be loaded: {exc}") from exc
+        except Exception as exc:  # safetensors, torch and tokenizers each raise their own types on bad bytes
+            raise CacheEntryError(f"{path.name} is damaged and could not be loaded; delete or rebuild it") from exc
         return model, tokenizer, record
 
     def delete(self, name: str) -> Path:

@@ -22,6 +22,7 @@ from . import (
     FinetuneConfig,
     PruneConfig,
     VariantCache,
+    VariantNotFoundError,
     build_variant,
     compute_layer_scores,
     evaluate_model,
@@ -105,9 +106,15 @@ def cmd_plan(args) -> int:
 def cmd_scores(args) -> int:
     from models import load_classifier
 
-    loaded = load_classifier(args.model)
+    loaded = load_classifier(_model_name(args.model))
     if args.texts:
-        texts = [line.strip() for line in Path(args.texts).read_text(encoding="utf-8").splitlines() if line.strip()]
+        try:
+            lines = Path(args.texts).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise CliError(f"--texts file {args.texts} not found") from None
+        except (UnicodeDecodeError, IsADirectoryError):
+            raise CliError(f"--texts {args.texts} is not a UTF-8 text file (one text per line)") from None
+        texts = [line.strip() for line in lines if line.strip()]
     else:
         data, _ = load_mahanews(args.dataset or "SHC", args.data_dir)
         texts = list(data["validation"]["text"])
@@ -134,7 +141,7 @@ def cmd_finetune(args) -> int:
         },
     )
     variant = build_variant(
-        args.model, prune, train, cache=VariantCache(args.cache_dir), data_dir=args.data_dir, force=args.force
+        _model_name(args.model), prune, train, cache=VariantCache(args.cache_dir), data_dir=args.data_dir, force=args.force
     )
     record = variant.record
     _print(
@@ -159,8 +166,8 @@ def cmd_evaluate(args) -> int:
     cache = VariantCache(args.cache_dir)
     try:
         model, tokenizer, _ = cache.load(args.model)
-    except CacheEntryError:
-        loaded = load_classifier(args.model)
+    except VariantNotFoundError:
+        loaded = load_classifier(_model_name(args.model))
         model, tokenizer = loaded.model, loaded.tokenizer
         if not getattr(model.config, "finetuned_on", None):
             logger.warning("%s is not a fine-tuned classifier: its head is random, expect chance accuracy", args.model)
@@ -171,8 +178,25 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _model_name(name: str) -> str:
+    """``name`` if it can be a model (catalog name, folder, Hub id); else a one-line error, not a Hub timeout."""
+    from models import CATALOG
+
+    if name in CATALOG or "/" in name or Path(name).expanduser().exists():
+        return name
+    raise CliError(
+        f"no cached variant or catalog model named {name!r}; see `python -m pruning cache list` for variants "
+        f"and use one of {', '.join(CATALOG)}, a folder or a Hub id (owner/name)"
+    )
+
+
 def cmd_cache(args) -> int:
     cache = VariantCache(args.cache_dir)
+    if args.action == "verify":
+        report = cache.verify(deep=True)
+        broken = {name: why for name, why in report.items() if why}
+        _print({"root": str(cache.root), "intact": sorted(n for n, w in report.items() if not w), "broken": broken})
+        return 1 if broken else 0
     if args.action == "list":
         listing = cache.list()
         rows = [
@@ -250,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("cache", help="list or delete cached variants")
-    p.add_argument("action", choices=["list", "delete"])
+    p = sub.add_parser("cache", help="list, verify (checksums) or delete cached variants")
+    p.add_argument("action", choices=["list", "verify", "delete"])
     p.add_argument("name", nargs="?")
     p.add_argument("--cache-dir")
     p.set_defaults(func=cmd_cache)
@@ -263,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_optional(sub) -> None:
     """Subcommands that live in their own modules (bench, sweep)."""
     try:
-        from .bench import add_bench_parser
+        from .speed import add_bench_parser
     except ImportError:
         pass
     else:

@@ -121,10 +121,24 @@ def normalise_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+class DataFileError(ValueError):
+    """A MahaNews file that exists but cannot be used; the message names the file, not its folder."""
+
+
 def _read_raw(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", on_bad_lines="warn")
+    """The first two columns of a CSV as strings, named text and label; DataFileError if unusable."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", on_bad_lines="warn")
+    except pd.errors.EmptyDataError:
+        raise DataFileError(f"{path.name} is empty; expected a CSV with a header and text,label rows") from None
+    except UnicodeDecodeError:
+        raise DataFileError(f"{path.name} is not UTF-8 text; expected a CSV with text,label rows") from None
+    except pd.errors.ParserError as exc:
+        raise DataFileError(f"{path.name} is not a readable CSV ({str(exc).splitlines()[0]})") from None
     if frame.shape[1] < 2:
-        raise ValueError(f"{path} has {frame.shape[1]} column(s); expected two: text and label")
+        raise DataFileError(f"{path.name} has {frame.shape[1]} column(s); expected two: text and label")
+    if frame.empty:
+        raise DataFileError(f"{path.name} has a header but no rows")
     frame = frame.iloc[:, :2]
     frame.columns = ["text", "label"]
     return frame
@@ -233,8 +247,15 @@ def _locate(name: str, data_dir: str | os.PathLike | None, download: bool) -> tu
     )
 
 
+MIN_ROWS_TO_SPLIT = 20  # below this, train/validation/test splits would be a few rows each
+
+
 def _stratified(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rest, carved = train_test_split(frame, test_size=fraction, random_state=seed, stratify=frame["label"])
+    """Split off ``fraction`` of ``frame``, stratified by label when every label has enough rows."""
+    counts = frame["label"].value_counts()
+    n_carved = round(len(frame) * fraction)
+    stratify = frame["label"] if counts.min() >= 2 and len(counts) <= n_carved <= len(frame) - len(counts) else None
+    rest, carved = train_test_split(frame, test_size=fraction, random_state=seed, stratify=stratify)
     return rest.reset_index(drop=True), carved.reset_index(drop=True)
 
 
@@ -299,6 +320,11 @@ def _fill_missing_splits(frames: dict[str, pd.DataFrame], report: CleaningReport
     pool_name = "train" if "train" in frames else max(frames, key=lambda s: len(frames[s]))
     pool = frames.pop(pool_name)
     pool_size, pool_file = len(pool), report.split_sources.pop(pool_name)
+    if pool_size < MIN_ROWS_TO_SPLIT:
+        raise DataFileError(
+            f"{pool_file} has {pool_size} usable rows after cleaning; at least {MIN_ROWS_TO_SPLIT} are needed "
+            f"to make the missing {'/'.join(missing)} split(s)"
+        )
     to_carve = [s for s in SPLITS if s != "train" and (s in missing or s == pool_name)]
     carved = 0.0
     for i, split in enumerate(to_carve):

@@ -73,3 +73,45 @@ def test_cache_force_replaces_existing_entry(tmp_path, tokenizer):
     cache.save(key(), model, tokenizer, {"run": 2}, force=True)
     assert json.loads((cache.path_for(key()) / "variant.json").read_text())["run"] == 2
     assert sorted(os.listdir(tmp_path)) == [key().dirname]
+
+
+def _truncate(path):
+    weights = path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+
+
+def test_cache_damaged_entry_is_reported_and_others_keep_working(tmp_path, tokenizer):
+    cache = VariantCache(tmp_path)
+    model = make_tiny_bert(len(tokenizer), layers=2)
+    good = cache.save(key(seed=1), model, tokenizer, {"test_metrics": {"accuracy": 0.4}})
+    bad = cache.save(key(seed=2), model, tokenizer, {"test_metrics": {"accuracy": 0.5}})
+    _truncate(bad)
+    listing = cache.list()
+    assert [r["name"] for r in listing.records] == [good.name]
+    assert len(listing.problems) == 1 and "damaged" in listing.problems[0].reason
+    assert not cache.contains(key(seed=2))  # so a rebuild overwrites it instead of trusting it
+    with pytest.raises(CacheEntryError, match="damaged"):
+        cache.load(key(seed=2))
+    assert cache.load(key(seed=1))[2]["test_metrics"]["accuracy"] == 0.4
+    assert cache.verify() == {good.name: None, bad.name: pytest.approx(cache.verify()[bad.name])}
+    assert "model.safetensors has" in cache.verify()[bad.name]
+    cache.save(key(seed=2), model, tokenizer, {"test_metrics": {"accuracy": 0.6}})  # the rebuild
+    assert cache.verify() == {good.name: None, bad.name: None}
+
+
+def test_cache_verify_deep_catches_same_size_corruption(tmp_path, tokenizer):
+    cache = VariantCache(tmp_path)
+    path = cache.save(key(), make_tiny_bert(len(tokenizer), layers=2), tokenizer, {})
+    weights = path / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert cache.contains(key())  # sizes match: listing stays cheap
+    assert "checksum" in cache.verify(deep=True)[path.name]
+
+
+def test_cache_find_unknown_name_is_not_found_error(tmp_path):
+    from pruning import VariantNotFoundError
+
+    with pytest.raises(VariantNotFoundError, match="no cached variant matches 'nope'"):
+        VariantCache(tmp_path).find("nope")

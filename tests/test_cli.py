@@ -45,8 +45,9 @@ def test_cli_plan_reads_depth_from_a_model_folder(capsys, tiny_base_dir):
         (["plan", "--layers", "12", "--strategy", "shuffle", "--keep", "3"], "invalid choice: 'shuffle'"),
         (["plan", "--layers", "12", "--strategy", "custom", "--layers-kept", "1,1"], "more than once"),
         (["plan", "--layers", "12", "--strategy", "custom", "--layers-kept", "0,12"], "out of range"),
-        (["evaluate", "--model", "nope", "--dataset", "SHC"], "Hub cannot be reached.*offline-teacher"),
-        (["finetune", "--model", "offline-none"], "Hub cannot be reached"),
+        (["evaluate", "--model", "nope", "--dataset", "SHC"], "no cached variant or catalog model named 'nope'.*offline"),
+        (["finetune", "--model", "offline-none"], "no cached variant or catalog model named 'offline-none'"),
+        (["finetune", "--model", "someone/not-cached"], "Hub cannot be reached.*offline-teacher"),
         (["evaluate", "--model", "/does/not/exist"], "no model folder at /does/not/exist"),
     ],
 )
@@ -143,3 +144,48 @@ def test_cli_runs_as_module():
         timeout=120,
     )
     assert proc.returncode == 0 and json.loads(proc.stdout)["kept"] == [0, 1, 2, 9, 10, 11]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"Text,Label\n", "SHC_Valid.csv has a header but no rows"),
+        (b"", "SHC_Valid.csv is empty"),
+        (bytes(range(128, 256)) * 20, "SHC_Valid.csv is not UTF-8 text"),
+        (b"Text,Label\n" + "बातमी,Sports\n".encode() * 5, "SHC_Valid.csv has 1 usable rows after cleaning"),
+    ],
+)
+def test_cli_bad_data_file_is_one_line_naming_the_file(capsys, tmp_path, content, message):
+    (tmp_path / "SHC").mkdir()
+    (tmp_path / "SHC" / "SHC_Valid.csv").write_bytes(content)
+    code, out, err = run_cli(capsys, "evaluate", "--model", "offline-smaller", "--data-dir", str(tmp_path))
+    assert code == 2 and out == ""
+    (line,) = [x for x in err.splitlines() if x.startswith("error")]
+    assert message in line and "Traceback" not in err
+
+
+def test_cli_scores_missing_texts_file_is_one_line(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "scores", "--model", "offline-smaller", "--texts", str(tmp_path / "none.txt"))
+    assert code == 2 and err.strip() == f"error: --texts file {tmp_path / 'none.txt'} not found"
+
+
+def test_cli_unknown_variant_name_is_not_reported_as_hub_trouble(capsys):
+    code, _, err = run_cli(capsys, "evaluate", "--model", "my-variant")
+    assert code == 2 and "no cached variant or catalog model named 'my-variant'" in err and "cannot be reached" not in err
+
+
+def test_cli_cache_verify_and_evaluate_on_a_truncated_variant(capsys, tmp_path, tokenizer):
+    from pruning import VariantCache, VariantKey
+    from tests.conftest import make_tiny_bert
+
+    cache = VariantCache(tmp_path)
+    key = VariantKey.create("offline-smaller", "r", "top", [0], 2, {"dataset": "SHC", "seed": 0})
+    path = cache.save(key, make_tiny_bert(len(tokenizer), layers=1), tokenizer, {})
+    weights = path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    code, out, _ = run_cli(capsys, "cache", "verify", "--cache-dir", str(tmp_path))
+    assert code == 1 and path.name in json.loads(out)["broken"]
+    code, out, _ = run_cli(capsys, "cache", "list", "--cache-dir", str(tmp_path))
+    assert json.loads(out)["variants"] == [] and "damaged" in json.loads(out)["problems"][0]["reason"]
+    code, _, err = run_cli(capsys, "evaluate", "--model", path.name, "--cache-dir", str(tmp_path))
+    assert code == 2 and "damaged" in err and "Traceback" not in err

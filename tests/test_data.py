@@ -93,3 +93,14 @@ def test_load_mahanews_uses_official_splits_when_present(tmp_path):
 def test_load_mahanews_rejects_unknown_dataset():
     with pytest.raises(ValueError, match="valid: SHC, LPC, LDC"):
         load_mahanews("XYZ", MAHANEWS_DIR)
+
+
+def test_load_mahanews_small_file_with_a_rare_label_still_splits(tmp_path):
+    from pruning import load_mahanews
+
+    rows = [f"बातमी क्रमांक {i},{'Sports' if i % 2 else 'Politics'}" for i in range(40)] + ["एकच बातमी,Tech"]
+    (tmp_path / "SHC").mkdir()
+    (tmp_path / "SHC" / "SHC_Valid.csv").write_text("Text,Label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    data, report = load_mahanews("SHC", tmp_path, download=False)
+    assert sum(report.split_rows.values()) == 41 and min(report.split_rows.values()) >= 4
+    assert not set(data["train"]["text"]) & set(data["test"]["text"])
