@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev browser app test style quality bench sweep offline
+.PHONY: install install-dev browser app test style quality bench sweep offline ladder variants
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,10 +34,18 @@ quality: install-dev
 	$(BIN)/ruff format --check . && $(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python -m scripts.benchmark_report
+	$(BIN)/python -m pruning.speed.report
 
 offline: install
 	$(BIN)/python -m models.build_offline
 
 sweep: install
 	$(BIN)/python -m pruning sweep --preset offline-shc
+
+# Fine-tune every pretraining rung of the offline teacher against the scratch models (issue: fidelity).
+ladder: install
+	$(BIN)/python -m pruning ladder
+
+# Rebuild the fine-tuned variants that ship in models/variants (strategies chosen on validation).
+variants: install
+	$(BIN)/python -m pruning bundle

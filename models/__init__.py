@@ -1,9 +1,10 @@
 """Which models the product knows about and how to load them (hub, local folder, offline)."""
 
-from .catalog import CATALOG, ModelSpec, get_spec
+from .catalog import BUNDLED_DIR, CATALOG, ModelSpec, get_spec
 from .loading import HubUnreachableError, LoadedModel, hub_reachable, load_classifier, load_tokenizer, resolve_source
 
 __all__ = [
+    "BUNDLED_DIR",
     "CATALOG",
     "HubUnreachableError",
     "LoadedModel",

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OFFLINE_DIR = Path(__file__).resolve().parent / "offline"
+# Fine-tuned variants of the offline family that ship with the repository (read-only; `make variants`).
+BUNDLED_DIR = Path(__file__).resolve().parent / "variants"
 
 
 @dataclass(frozen=True)

@@ -137,25 +137,51 @@ class CacheListing:
 
 
 class VariantCache:
-    """Fine-tuned variants on disk. Safe to share between the app, the CLI and the sweep."""
+    """Fine-tuned variants on disk. Safe to share between the app, the CLI and the sweep.
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    Args:
+        root (path, defaults to ``<cache root>/variants``): the user's variants, read and written.
+        bundled (path, optional): a read-only folder of variants shipped with the project (the demo's
+            ready-made models). They are listed and loaded like the user's, a user variant with the same
+            name takes precedence, and nothing here ever writes to or deletes them.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, bundled: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root else cache_dir("variants")
+        self.bundled = Path(bundled) if bundled else None
+
+    def _roots(self) -> list[Path]:
+        return [self.root] + ([self.bundled] if self.bundled is not None and self.bundled.is_dir() else [])
 
     def path_for(self, key: VariantKey) -> Path:
+        """Where the user's copy of ``key`` is (or would be) written."""
         return self.root / key.dirname
+
+    def _existing(self, key: VariantKey) -> Path:
+        """The readable folder of ``key``: the user's, else the bundled one; CacheEntryError if neither."""
+        problems = []
+        for root in self._roots():
+            try:
+                self.read_record(root / key.dirname)
+                return root / key.dirname
+            except CacheEntryError as exc:
+                problems.append(exc)
+        raise problems[0] if problems else VariantNotFoundError(f"no cached variant {key.dirname}")
 
     def contains(self, key: VariantKey) -> bool:
         try:
-            self.read_record(self.path_for(key))
+            self._existing(key)
             return True
         except CacheEntryError:
             return False
 
+    def is_bundled(self, path: str | os.PathLike) -> bool:
+        return self.bundled is not None and Path(path).parent.resolve() == self.bundled.resolve()
+
     def read_record(self, path: Path) -> dict:
-        """The variant.json of a folder; CacheEntryError if missing, unreadable or incomplete."""
+        """The variant.json of a folder; CacheEntryError if missing, unreadable, incomplete or damaged."""
         if not path.is_dir():
-            raise CacheEntryError(f"no cached variant at {path}")
+            raise VariantNotFoundError(f"no cached variant at {path}")
         missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
         if missing:
             raise CacheEntryError(f"{path.name} is incomplete: missing {', '.join(missing)}")
@@ -170,28 +196,35 @@ class VariantCache:
         if problem:
             raise CacheEntryError(f"{path.name} is damaged: {problem}; delete or rebuild it")
         record["path"] = str(path)
+        record["bundled"] = self.is_bundled(path)
         return record
+
+    def _folders(self) -> list[Path]:
+        """Variant folders, the user's first; a bundled folder whose name the user also has is hidden."""
+        seen: set[str] = set()
+        folders = []
+        for root in (r for r in self._roots() if r.is_dir()):
+            for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                if path.name not in seen:
+                    seen.add(path.name)
+                    folders.append(path)
+        return folders
 
     def verify(self, *, deep: bool = True) -> dict[str, str | None]:
         """Every variant folder -> None when intact, else what is wrong (hashes compared when ``deep``)."""
         report: dict[str, str | None] = {}
-        if not self.root.is_dir():
-            return report
-        for path in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for path in self._folders():
             try:
                 record = self.read_record(path)
             except CacheEntryError as exc:
                 report[path.name] = str(exc)
                 continue
-            if "files" not in record:
-                report[path.name] = None  # written before manifests existed: nothing to compare against
-                continue
-            problem = damage(path, record["files"], deep=deep)
+            problem = damage(path, record.get("files") or {}, deep=deep)
             report[path.name] = f"{path.name} is damaged: {problem}" if problem else None
         return report
 
     def save(self, key: VariantKey, model, tokenizer, record: dict, *, force: bool = False) -> Path:
-        """Write a variant atomically; with force, replace an existing one."""
+        """Write a variant atomically into the user's cache; with force, replace an existing one."""
         final = self.path_for(key)
         if final.exists() and not force and self.contains(key):
             logger.info("variant %s already cached", final.name)
@@ -200,6 +233,8 @@ class VariantCache:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             full = {**record, "key": key.to_dict(), "name": final.name, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            full.pop("path", None)
+            full.pop("bundled", None)
             full["files"] = file_manifest(tmp)
             atomic_write_json(tmp / RECORD_FILE, full)
         return final
@@ -207,11 +242,7 @@ class VariantCache:
     def list(self) -> CacheListing:
         """All readable variants (newest first) and the folders that could not be read."""
         listing = CacheListing()
-        if not self.root.is_dir():
-            return listing
-        for path in sorted(self.root.iterdir()):
-            if not path.is_dir() or path.name.startswith("."):
-                continue
+        for path in self._folders():
             try:
                 listing.records.append(self.read_record(path))
             except CacheEntryError as exc:
@@ -221,21 +252,23 @@ class VariantCache:
         return listing
 
     def find(self, name: str) -> Path:
-        """A variant folder by full name or unique prefix."""
+        """A variant folder by full name or unique prefix, the user's before the bundled ones."""
         plain = bool(name) and "/" not in name and os.sep not in name and not any(c in name for c in "*?[")
-        matches = [p for p in self.root.glob(f"{name}*") if p.is_dir() and not p.name.startswith(".")] if plain else []
-        if len(matches) != 1:
-            if not matches:
-                raise VariantNotFoundError(f"no cached variant matches {name!r}; see `python -m pruning cache list`")
-            raise CacheEntryError(f"{len(matches)} cached variants match {name!r}; give more of the name")
-        return matches[0]
+        for root in self._roots() if plain else []:
+            matches = [p for p in root.glob(f"{name}*") if p.is_dir() and not p.name.startswith(".")]
+            exact = [p for p in matches if p.name == name]
+            if len(exact) == 1 or len(matches) == 1:
+                return (exact or matches)[0]
+            if matches:
+                raise CacheEntryError(f"{len(matches)} cached variants match {name!r}; give more of the name")
+        raise VariantNotFoundError(f"no cached variant matches {name!r}; see `python -m pruning cache list`")
 
     def load(self, key_or_name: VariantKey | str):
         """(model, tokenizer, record) of a cached variant."""
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        path = self.path_for(key_or_name) if isinstance(key_or_name, VariantKey) else self.find(key_or_name)
+        path = self._existing(key_or_name) if isinstance(key_or_name, VariantKey) else self.find(key_or_name)
         record = self.read_record(path)
         try:
             model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).eval()
@@ -245,7 +278,10 @@ class VariantCache:
         return model, tokenizer, record
 
     def delete(self, name: str) -> Path:
+        """Remove one of the user's variants (bundled ones are read-only)."""
         path = self.find(name)
+        if self.is_bundled(path):
+            raise CacheEntryError(f"{path.name} ships with the project and is read-only; it cannot be deleted")
         trash = self.root / f"{TMP_PREFIX}del-{path.name}"
         os.replace(path, trash)
         shutil.rmtree(trash, ignore_errors=True)

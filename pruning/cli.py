@@ -141,7 +141,12 @@ def cmd_finetune(args) -> int:
         },
     )
     variant = build_variant(
-        _model_name(args.model), prune, train, cache=VariantCache(args.cache_dir), data_dir=args.data_dir, force=args.force
+        _model_name(args.model),
+        prune,
+        train,
+        cache=_cache(args),
+        data_dir=args.data_dir,
+        force=args.force,
     )
     record = variant.record
     _print(
@@ -163,7 +168,7 @@ def cmd_finetune(args) -> int:
 def cmd_evaluate(args) -> int:
     from models import load_classifier
 
-    cache = VariantCache(args.cache_dir)
+    cache = _cache(args)
     try:
         model, tokenizer, _ = cache.load(args.model)
     except VariantNotFoundError:
@@ -176,6 +181,13 @@ def cmd_evaluate(args) -> int:
     metrics = evaluate_model(model, tokenizer, data[args.split], max_length=limits.max_length_for(model))
     _print({"model": args.model, "dataset": report.dataset, "split": args.split, **metrics})
     return 0
+
+
+def _cache(args) -> VariantCache:
+    """The user's variant cache plus the read-only variants that ship with the project."""
+    from models import BUNDLED_DIR
+
+    return VariantCache(args.cache_dir, bundled=BUNDLED_DIR)
 
 
 def _model_name(name: str) -> str:
@@ -191,7 +203,7 @@ def _model_name(name: str) -> str:
 
 
 def cmd_cache(args) -> int:
-    cache = VariantCache(args.cache_dir)
+    cache = _cache(args)
     if args.action == "verify":
         report = cache.verify(deep=True)
         broken = {name: why for name, why in report.items() if why}
@@ -301,6 +313,38 @@ def _register_optional(sub) -> None:
     from .ladder import add_ladder_parser
 
     add_ladder_parser(sub)
+    p = sub.add_parser("bundle", help="rebuild the fine-tuned variants that ship with the app (models/variants)")
+    p.add_argument("--out", type=Path, help="bundled folder (default models/variants)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir")
+    p.add_argument("--cache-dir")
+    p.set_defaults(func=cmd_bundle)
+
+
+def cmd_bundle(args) -> int:
+    import shlex
+
+    from .bundle import build_bundle
+
+    kwargs = {"out_dir": args.out} if args.out else {}
+    command = "python -m pruning " + " ".join(shlex.quote(a) for a in args.argv)
+    records = build_bundle(
+        **kwargs, seed=args.seed, cache=VariantCache(args.cache_dir), data_dir=args.data_dir, command=command
+    )
+    _print(
+        [
+            {
+                "variant": r["name"],
+                "role": r["bundle"]["role"],
+                "layers": r["plan"]["keep"],
+                "strategy": r["plan"]["strategy"] if r["plan"]["keep"] < r["plan"]["num_layers"] else "full",
+                "dev_accuracy": r["dev_metrics"]["accuracy"],
+                "test_accuracy": r["test_metrics"]["accuracy"],
+            }
+            for r in records
+        ]
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,6 +50,11 @@ def _cached_data(name: str, data_dir: str | None, env_dir: str | None):
     return load_mahanews(name, data_dir)
 
 
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None):
+    """(DatasetDict, CleaningReport) of a MahaNews dataset, parsed once per process and folder."""
+    return _cached_data(name, str(data_dir) if data_dir else None, os.environ.get("MAHANEWS_DIR"))
+
+
 def plan_for(model, prune: PruneConfig, scores: LayerScores | None = None) -> LayerPlan:
     """The layer plan of `prune` for `model`, using importance scores when the strategy wants them."""
     return select_layers(
@@ -88,7 +93,7 @@ def build_variant(
         The Variant; ``from_cache`` tells whether training was skipped.
     """
     cache = cache or VariantCache()
-    data, report = _cached_data(train.dataset, str(data_dir) if data_dir else None, os.environ.get("MAHANEWS_DIR"))
+    data, report = load_dataset(train.dataset, data_dir)
     loaded = load_classifier(base, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)))
     model = loaded.model
 

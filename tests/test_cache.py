@@ -115,3 +115,19 @@ def test_cache_find_unknown_name_is_not_found_error(tmp_path):
 
     with pytest.raises(VariantNotFoundError, match="no cached variant matches 'nope'"):
         VariantCache(tmp_path).find("nope")
+
+
+def test_cache_bundled_variants_are_listed_loaded_and_read_only(tmp_path, tokenizer):
+    shipped = VariantCache(tmp_path / "shipped")
+    model = make_tiny_bert(len(tokenizer), layers=2)
+    bundled_path = shipped.save(key(seed=7), model, tokenizer, {"test_metrics": {"accuracy": 0.7}})
+    cache = VariantCache(tmp_path / "user", bundled=tmp_path / "shipped")
+    assert cache.list().records[0]["bundled"] is True and cache.contains(key(seed=7))
+    assert cache.load(bundled_path.name)[2]["test_metrics"]["accuracy"] == 0.7
+    with pytest.raises(CacheEntryError, match="read-only"):
+        cache.delete(bundled_path.name)
+    cache.save(key(seed=7), model, tokenizer, {"test_metrics": {"accuracy": 0.9}}, force=True)  # the user's own
+    (record,) = cache.list().records
+    assert record["bundled"] is False and record["test_metrics"]["accuracy"] == 0.9
+    assert cache.delete(bundled_path.name).parent == tmp_path / "user"
+    assert cache.list().records[0]["bundled"] is True and bundled_path.is_dir()
