@@ -1,7 +1,8 @@
 """Gradio app: prune a Marathi BERT, fine-tune it on MahaNews, classify with it, compare the results.
 
-UI wiring only; the logic lives in the ``pruning.app_*`` modules. Run ``python app.py`` (honours
-GRADIO_SERVER_NAME / GRADIO_SERVER_PORT). Tests import ``demo`` and launch it with ``LAUNCH_KWARGS``.
+Layout and wiring only: every handler turns widget values into one call to ``pruning.app`` and formats
+the answer. Run ``python app.py`` (honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT). Tests import
+``demo`` and launch it with ``LAUNCH_KWARGS``.
 """
 
 from __future__ import annotations
@@ -11,17 +12,28 @@ import logging
 import gradio as gr
 
 from models import CATALOG, hub_reachable
-from pruning import (
-    DATASETS,
-    STRATEGIES,
-    VariantCache,
-    app_compare,
-    app_figures,
-    app_format,
-    app_jobs,
-    app_registry,
-    app_stack,
-    app_startup,
+from pruning import DATASETS, STRATEGIES, VariantCache
+from pruning.app import (
+    DISPLAY_WIDTHS,
+    LOAD_ERRORS,
+    PAPER_CAVEAT,
+    JobBoard,
+    ModelRegistry,
+    Prediction,
+    build_comparison,
+    classify_text,
+    comparison_rows,
+    default_variant_names,
+    finetune_config,
+    load_benchmark_rows,
+    load_examples,
+    load_reference,
+    panel_view,
+    pick_default_model,
+    read_panel,
+    startup_banner,
+    training_figure,
+    variant_label,
 )
 
 try:  # ZeroGPU on Spaces: the fine-tune gets a GPU for its duration
@@ -34,13 +46,15 @@ except ImportError:
         return fn
 
 
-registry = app_registry.ModelRegistry(VariantCache())
+registry = ModelRegistry(VariantCache())
+jobs = JobBoard(registry.cache, on_built=registry.mark_built)  # Compare labels what this process trained
 HUB_OK = hub_reachable()
-DEFAULT_MODEL, LOAD_PROBLEMS = app_startup.pick_default_model(registry)
+DEFAULT_MODEL, LOAD_PROBLEMS = pick_default_model(registry.base)
 DEPTH = registry.anatomy(DEFAULT_MODEL).num_layers if DEFAULT_MODEL else 12
-BENCH = app_compare.load_benchmark_rows()
-REFERENCE = app_compare.load_reference()
-EXAMPLES = app_startup.load_examples()
+BENCH = load_benchmark_rows()
+REFERENCE = load_reference()
+EXAMPLES = load_examples()
+TIMING_TEXT = EXAMPLES[0] if EXAMPLES else "मराठी बातमी"  # Compare times every cached variant on this text
 MAX_SLOTS = 4
 TRACK_TQDM = gr.Progress(track_tqdm=True)  # gradio builds a fresh tracker per call from this default
 LEARNING_RATES = [("1e-5", 1e-5), ("2e-5", 2e-5), ("3e-5", 3e-5), ("5e-5", 5e-5), ("1e-4", 1e-4), ("2e-4", 2e-4)]
@@ -86,7 +100,7 @@ def load_base(name: str, progress=TRACK_TQDM):
     """Load the base model once and size the slider and layer toggles to its depth."""
     try:
         depth = registry.anatomy(name).num_layers
-    except app_format.LOAD_ERRORS as exc:  # a notice, not gr.Error: the panel below explains and stays usable
+    except LOAD_ERRORS as exc:  # a notice, not gr.Error: the panel below explains and stays usable
         gr.Warning(str(exc))
         return gr.skip(), gr.skip()
     choices = [(f"Layer {i + 1}", i) for i in range(depth)]
@@ -95,7 +109,7 @@ def load_base(name: str, progress=TRACK_TQDM):
 
 def preview(name: str, strategy: str, keep: float, layers: list[int], progress=TRACK_TQDM):
     """Stack picture, importance chart and size/speed numbers for the current setting."""
-    view, figure = app_stack.panel_view(registry, name, strategy, keep, layers, BENCH)
+    view, figure = panel_view(registry.base_summary, name, strategy, keep, layers, BENCH)
     return view.stack_html, figure, view.stats_markdown, (view.plan.kept if view.plan else gr.skip())
 
 
@@ -107,17 +121,16 @@ def on_strategy(strategy: str, kept: list[int]):
 
 
 @gpu
-def finetune(base, strategy, keep, layers, dataset, epochs, lr, samples, request: gr.Request,
-             progress=TRACK_TQDM):  # fmt: skip
+def finetune(base, strategy, keep, layers, dataset, epochs, lr, samples, request: gr.Request, progress=TRACK_TQDM):
     """Fine-tune (or load from the cache) the panel's variant, streaming status and the training curve."""
     try:
-        job = app_jobs.start_from_ui(registry, request.session_hash, base, strategy, keep, layers, dataset, epochs, lr,
-                                     samples)  # fmt: skip
-    except app_format.LOAD_ERRORS as exc:
+        prune = read_panel(strategy, keep, layers, registry.anatomy(base).num_layers).prune_config()
+        job = jobs.start(request.session_hash, base, prune, finetune_config(dataset, epochs, lr, samples))
+    except LOAD_ERRORS as exc:
         raise _gr_error(exc) from exc
     try:
         for snap in job.stream():
-            yield snap.message, app_figures.training_figure(snap.events), (snap.record or {}).get("name", "")
+            yield snap.message, training_figure(snap.events), (snap.record or {}).get("name", "")
     finally:
         job.cancel()  # closed early (Cancel button, page closed): stop the worker thread too
     if snap.state == "failed":
@@ -126,7 +139,7 @@ def finetune(base, strategy, keep, layers, dataset, epochs, lr, samples, request
 
 def cancel(request: gr.Request) -> str:
     """Stop this session's fine-tune after its current step."""
-    message = registry.cancel_job(request.session_hash)
+    message = jobs.cancel(request.session_hash)
     gr.Info(message)
     return message
 
@@ -134,14 +147,26 @@ def cancel(request: gr.Request) -> str:
 with gr.Blocks() as prune_tab:
     gr.Markdown("### ① Choose a base model and which layers to keep")
     with gr.Row():
-        base = gr.Dropdown(list(dict.fromkeys([*CATALOG, DEFAULT_MODEL or "offline-teacher"])), value=DEFAULT_MODEL,
-                           allow_custom_value=True, label="Base model",
-                           info="Catalog name, Hugging Face id or local folder")  # fmt: skip
-        strategy = gr.Dropdown(list(STRATEGIES), value="middle", label="Strategy",
-                               info="middle = the paper's best overall; contribution = drop layers that change least")  # fmt: skip
+        base = gr.Dropdown(
+            list(dict.fromkeys([*CATALOG, DEFAULT_MODEL or "offline-teacher"])),
+            value=DEFAULT_MODEL,
+            allow_custom_value=True,
+            label="Base model",
+            info="Catalog name, Hugging Face id or local folder",
+        )
+        strategy = gr.Dropdown(
+            list(STRATEGIES),
+            value="middle",
+            label="Strategy",
+            info="middle = the paper's best overall; contribution = drop layers that change least",
+        )
         keep = gr.Slider(1, DEPTH, value=max(1, DEPTH // 2), step=1, label="Layers to keep", elem_id="keep-slider")
-    layers = gr.CheckboxGroup([(f"Layer {i + 1}", i) for i in range(DEPTH)], value=list(range(DEPTH)), visible=False,
-                              label="Layers to keep (custom): layer 1 is the bottom")  # fmt: skip
+    layers = gr.CheckboxGroup(
+        [(f"Layer {i + 1}", i) for i in range(DEPTH)],
+        value=list(range(DEPTH)),
+        visible=False,
+        label="Layers to keep (custom): layer 1 is the bottom",
+    )
     kept_state = gr.State(list(range(DEPTH)))
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
@@ -152,32 +177,50 @@ with gr.Blocks() as prune_tab:
 
     gr.Markdown("### Fine-tune the pruned model (or load it if it was trained before)")
     with gr.Row():
-        dataset = gr.Radio(list(DATASETS), value="SHC", label="MahaNews dataset",
-                           info="SHC headlines · LPC paragraphs · LDC documents")  # fmt: skip
+        dataset = gr.Radio(
+            list(DATASETS), value="SHC", label="MahaNews dataset", info="SHC headlines · LPC paragraphs · LDC documents"
+        )
         epochs = gr.Slider(1, 10, value=3, step=1, label="Epochs")
         lr = gr.Dropdown(LEARNING_RATES, value=5e-5, label="Learning rate")
-        samples = gr.Number(0, precision=0, minimum=0, label="Training samples (0 = all)",
-                            info="A few hundred gives a quick, rough model on CPU")  # fmt: skip
+        samples = gr.Number(
+            0,
+            precision=0,
+            minimum=0,
+            label="Training samples (0 = all)",
+            info="A few hundred gives a quick, rough model on CPU",
+        )
     with gr.Row():
         run_btn = gr.Button("Fine-tune", variant="primary")
         cancel_btn = gr.Button("Cancel", variant="stop")
     status = gr.Markdown(elem_id="finetune-status")
-    curve = gr.Plot(app_figures.training_figure([]), label="Training curve", show_label=False)
+    curve = gr.Plot(training_figure([]), label="Training curve", show_label=False)
     new_variant = gr.State("")
 
+    panel_inputs, panel_outputs = [base, strategy, keep, layers], [stack, importance, stats, kept_state]
     base.change(load_base, base, [keep, layers], api_name="load_base").then(
-        preview, [base, strategy, keep, layers], [stack, importance, stats, kept_state], api_name="panel_after_load", api_visibility="private")  # fmt: skip
-    gr.on([keep.change, layers.change], preview, [base, strategy, keep, layers], [stack, importance, stats, kept_state],
-          api_name="preview", trigger_mode="always_last")  # fmt: skip
+        preview, panel_inputs, panel_outputs, api_name="panel_after_load", api_visibility="private"
+    )
+    gr.on(
+        [keep.change, layers.change],
+        preview,
+        panel_inputs,
+        panel_outputs,
+        api_name="preview",
+        trigger_mode="always_last",
+    )
     # on_strategy reads the last plan (server-side state) before the new preview overwrites it
     strategy.change(on_strategy, [strategy, kept_state], [layers, keep], api_visibility="private").then(
-        preview, [base, strategy, keep, layers], [stack, importance, stats, kept_state], api_name="panel_after_strategy",
-        api_visibility="private")  # fmt: skip
-    prune_tab.load(preview, [base, strategy, keep, layers], [stack, importance, stats, kept_state],
-                   api_name="panel_on_load", api_visibility="private")  # fmt: skip
-    ft_event = run_btn.click(finetune, [base, strategy, keep, layers, dataset, epochs, lr, samples],
-                             [status, curve, new_variant], api_name="finetune", concurrency_limit=1,
-                             concurrency_id="finetune")  # fmt: skip
+        preview, panel_inputs, panel_outputs, api_name="panel_after_strategy", api_visibility="private"
+    )
+    prune_tab.load(preview, panel_inputs, panel_outputs, api_name="panel_on_load", api_visibility="private")
+    ft_event = run_btn.click(
+        finetune,
+        [base, strategy, keep, layers, dataset, epochs, lr, samples],
+        [status, curve, new_variant],
+        api_name="finetune",
+        concurrency_limit=1,
+        concurrency_id="finetune",
+    )
     cancel_btn.click(cancel, None, status, cancels=[ft_event], api_name="cancel")
 
 
@@ -187,23 +230,22 @@ with gr.Blocks() as prune_tab:
 def variant_choices():
     """Cached variants for the picker, defaulting to the newest full / pruned / scratch ones."""
     records = registry.records()
-    choices = [(app_format.variant_label(r), r["name"]) for r in records]
-    return gr.Dropdown(choices=choices, value=app_registry.default_variant_names(records)[:MAX_SLOTS])
+    choices = [(variant_label(r), r["name"]) for r in records]
+    return gr.Dropdown(choices=choices, value=default_variant_names(records)[:MAX_SLOTS])
 
 
-def _slot(prediction: app_registry.Prediction | None) -> tuple[gr.Label, gr.Markdown]:
+def _slot(prediction: Prediction | None) -> tuple[gr.Label, gr.Markdown]:
     """One result column: top-5 labels and the latency line, or hidden."""
     if prediction is None:
         return gr.Label(None, visible=False), gr.Markdown("", visible=False)
-    return gr.Label(prediction.top(5), label=prediction.kind, visible=True), gr.Markdown(
-        prediction.summary_markdown(), visible=True
-    )
+    label = gr.Label(prediction.top(5), label=prediction.kind, visible=True)
+    return label, gr.Markdown(prediction.summary_markdown(), visible=True)
 
 
 def classify(text: str, names: list[str]):
     """Top labels and this request's latency from each chosen variant."""
     try:
-        outcome = app_registry.classify(registry, names, text)
+        outcome = classify_text(registry, names, text)
     except ValueError as exc:
         raise _gr_error(exc) from exc
     for notice in outcome.notices:
@@ -214,22 +256,40 @@ def classify(text: str, names: list[str]):
 
 with gr.Blocks() as classify_tab:
     gr.Markdown("### ② Classify Marathi text with several variants side by side")
-    text = gr.Textbox(lines=3, label="Marathi text", placeholder="एक मराठी बातमीचे शीर्षक लिहा…",
-                      elem_id="classify-text", elem_classes="marathi")  # fmt: skip
+    text = gr.Textbox(
+        lines=3,
+        label="Marathi text",
+        placeholder="एक मराठी बातमीचे शीर्षक लिहा…",
+        elem_id="classify-text",
+        elem_classes="marathi",
+    )
     gr.Examples([[e] for e in EXAMPLES], inputs=text, label="Headlines written for this demo (not from MahaNews)")
-    variants = gr.Dropdown(multiselect=True, max_choices=MAX_SLOTS, label="Variants to compare",
-                           info="Default: the newest full, pruned and scratch-trained variants in the cache")  # fmt: skip
+    variants = gr.Dropdown(
+        multiselect=True,
+        max_choices=MAX_SLOTS,
+        label="Variants to compare",
+        info="Default: the newest full, pruned and scratch-trained variants in the cache",
+    )
     classify_btn = gr.Button("Classify", variant="primary")
     notices = gr.Markdown(elem_id="classify-notices")
     slot_outputs = []
     with gr.Row(equal_height=False):
         for i in range(MAX_SLOTS):
             with gr.Column(min_width=220):
-                slot_outputs += [gr.Label(num_top_classes=5, visible=False, elem_id=f"label-{i}"),
-                                 gr.Markdown(visible=False, elem_id=f"latency-{i}")]  # fmt: skip
+                slot_outputs += [
+                    gr.Label(num_top_classes=5, visible=False, elem_id=f"label-{i}"),
+                    gr.Markdown(visible=False, elem_id=f"latency-{i}"),
+                ]
     classify_tab.load(variant_choices, None, variants, api_visibility="private")
-    gr.on([classify_btn.click, text.submit], classify, [text, variants], [*slot_outputs, notices],
-          api_name="classify", concurrency_limit=8, concurrency_id="classify")  # fmt: skip
+    gr.on(
+        [classify_btn.click, text.submit],
+        classify,
+        [text, variants],
+        [*slot_outputs, notices],
+        api_name="classify",
+        concurrency_limit=8,
+        concurrency_id="classify",
+    )
 
 
 # -------------------------------------------------------------------------- 3. compare ------
@@ -237,16 +297,18 @@ with gr.Blocks() as classify_tab:
 
 def compare(dataset_name: str, progress=TRACK_TQDM):
     """Figures and table for one dataset; cached variants are timed here on first view."""
-    rows = app_compare.comparison_rows(registry, REFERENCE, BENCH, EXAMPLES[0] if EXAMPLES else "मराठी बातमी")
-    view = app_compare.build_comparison(rows, BENCH, dataset_name)
+    rows = comparison_rows(registry, REFERENCE, BENCH, TIMING_TEXT)
+    view = build_comparison(rows, BENCH, dataset_name)
     latency = gr.Plot(view.latency, visible=view.latency is not None)
     return view.accuracy, view.pareto, view.size, latency, view.table, view.csv_path
 
 
 with gr.Blocks() as compare_tab:
     gr.Markdown("### ③ Compare accuracy, latency and size")
-    gr.Markdown(f"ℹ️ {app_compare.PAPER_CAVEAT} Every row and point says where it came from (*this run*, *cache*, "
-                "*sweep*, *benchmark*, *paper*) and on which device it was timed.")  # fmt: skip
+    gr.Markdown(
+        f"ℹ️ {PAPER_CAVEAT} Every row and point says where it came from (*this run*, *cache*, "
+        "*sweep*, *benchmark*, *paper*) and on which device it was timed."
+    )
     with gr.Row():
         cmp_dataset = gr.Radio(list(DATASETS), value="SHC", label="Dataset")
         refresh_btn = gr.Button("Refresh", scale=0)
@@ -256,18 +318,24 @@ with gr.Blocks() as compare_tab:
     with gr.Row():
         size_plot = gr.Plot(label="Size")
         latency_plot = gr.Plot(label="Measured latency (benchmark)", visible=False)
-    table = gr.Dataframe(label="Results (this dataset; the CSV holds every dataset)", wrap=True, max_height=420,
-                         interactive=False, column_widths=app_compare.DISPLAY_WIDTHS, elem_id="compare-table")  # fmt: skip
+    table = gr.Dataframe(
+        label="Results (this dataset; the CSV holds every dataset)",
+        wrap=True,
+        max_height=420,
+        interactive=False,
+        column_widths=DISPLAY_WIDTHS,
+        elem_id="compare-table",
+    )
     csv_btn = gr.DownloadButton("Download CSV")
-    gr.on([refresh_btn.click, cmp_dataset.change], compare, cmp_dataset,
-          [acc_plot, pareto_plot, size_plot, latency_plot, table, csv_btn], api_name="compare")  # fmt: skip
+    compare_outputs = [acc_plot, pareto_plot, size_plot, latency_plot, table, csv_btn]
+    gr.on([refresh_btn.click, cmp_dataset.change], compare, cmp_dataset, compare_outputs, api_name="compare")
 
 
 # ------------------------------------------------------------------------------ page --------
 
 with gr.Blocks(title="Marathi BERT layer pruning") as demo:
     gr.Markdown(INTRO)
-    banner = app_startup.startup_banner(HUB_OK, DEFAULT_MODEL, LOAD_PROBLEMS)
+    banner = startup_banner(HUB_OK, DEFAULT_MODEL, LOAD_PROBLEMS)
     gr.Markdown(f"⚠️ {banner}" if banner else "", visible=bool(banner), elem_id="offline-banner")
     with gr.Tabs():
         with gr.Tab("① Prune & fine-tune"):
@@ -278,8 +346,7 @@ with gr.Blocks(title="Marathi BERT layer pruning") as demo:
             compare_tab.render()
     # cross-tab: a new variant refreshes the picker; opening Compare rebuilds it
     new_variant.change(variant_choices, None, variants, api_visibility="private")
-    compare_tab_item.select(compare, cmp_dataset, [acc_plot, pareto_plot, size_plot, latency_plot, table, csv_btn],
-                            api_visibility="private")  # fmt: skip
+    compare_tab_item.select(compare, cmp_dataset, compare_outputs, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
 
 

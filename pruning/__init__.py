@@ -3,6 +3,8 @@
 ``app.py`` and ``pruning.cli`` import only from here and from ``models``.
 """
 
+__version__ = "0.4.0"
+
 from .cache import CacheEntryError, VariantCache, VariantKey, VariantNotFoundError
 from .config import BACKENDS, DATASETS, BenchConfig, ExportConfig, FinetuneConfig, PruneConfig
 from .data import (

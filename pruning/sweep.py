@@ -120,7 +120,7 @@ def _row(variant, model_name: str, role: str, prune: PruneConfig | None) -> dict
 
 def _latency_ms(model, tokenizer, repeats: int = 20) -> tuple[float, str]:
     """Median single-request latency (batch 1, sequence 64) and the device it was timed on."""
-    from .latency import benchmark_torch
+    from .speed import benchmark_torch
 
     row = benchmark_torch(model, weights="fine-tuned", batch_sizes=[1], seq_lengths=[64], warmup=3, repeats=repeats)[0]
     return round(row["p50_ms"], 2), row["device_name"]
@@ -263,7 +263,7 @@ def write_outputs(results: pd.DataFrame, output: Path, command: str) -> dict[str
     summary.to_csv(paths["summary.csv"], index=False)
     import torch
 
-    from .latency import device_name
+    from .speed import device_name
 
     header = [
         f"Command: `{command}`",

@@ -80,6 +80,7 @@ def test_summarise_reports_mean_and_spread():
             "layers": 2,
             "seed": [0, 1],
             "test_accuracy": [0.5, 0.7],
+            "dev_accuracy": [0.55, 0.65],
             "test_macro_f1": [0.4, 0.6],
             "params": 10,
         }
@@ -88,4 +89,7 @@ def test_summarise_reports_mean_and_spread():
     assert summary.test_accuracy_mean[0] == pytest.approx(0.6) and summary.test_accuracy_std[0] == pytest.approx(
         0.1414, 1e-3
     )
-    assert "60.0 ± 14.1" in to_markdown(summary)
+    assert summary.dev_accuracy_mean[0] == pytest.approx(0.6)
+    # 95% t-interval over 2 seeds: t(0.975, 1) = 12.71 times the standard error 0.1
+    assert summary.test_accuracy_ci95[0] == pytest.approx(1.2706, 1e-3)
+    assert "60.0 ± 127.1" in to_markdown(summary)

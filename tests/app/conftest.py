@@ -1,0 +1,88 @@
+"""Shared pieces of the app tests: two fine-tuned tiny variants, a registry over them, a launched app.
+
+The variants take ~20 s to build, so they are built once per session into a cache that tests only
+read; a test that fine-tunes through the launched app gets its own copy (``app_cache``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pruning import FinetuneConfig, PruneConfig, VariantCache, build_variant
+from pruning.app import jobs
+from pruning.app.registry import ModelRegistry
+from tests.conftest import MAHANEWS_DIR
+
+TINY_TRAIN = {"max_train_samples": 64, "epochs": 1, "learning_rate": 2e-3, "batch_size": 32, "seed": 0}
+HEADLINE = "अंतिम सामन्यात पुण्याच्या संघाने मुंबईवर पाच गडी राखून विजय मिळवला"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def build_tiny_variants(cache: VariantCache, base_dir: Path) -> None:
+    """A full and a middle-pruned fine-tuned variant of the tiny 4-layer base (about 10 s each)."""
+    for prune in (None, PruneConfig("middle", keep=2)):
+        build_variant(
+            str(base_dir), prune, FinetuneConfig(**TINY_TRAIN), cache=cache, data_dir=MAHANEWS_DIR, show_progress=False
+        )
+
+
+def import_app(monkeypatch: pytest.MonkeyPatch, cache: VariantCache, base_dir: Path):
+    """Import (or re-import) app.py with its cache and default model pointing at the test's tiny ones.
+
+    app.py opens the default cache, ``$MARATHI_PRUNE_HOME/variants``, so `cache` must be a folder named
+    ``variants``.
+    """
+    assert cache.root.name == "variants", cache.root
+    monkeypatch.setenv("MARATHI_PRUNE_HOME", str(cache.root.parent))
+    monkeypatch.setenv("MARATHI_PRUNE_DEFAULT_MODEL", str(base_dir))
+    monkeypatch.setenv("MAHANEWS_DIR", str(MAHANEWS_DIR))
+    monkeypatch.setattr(jobs, "TRAIN_THREADS", 1)  # the CI box is small and busy
+    if "app" in sys.modules:
+        return importlib.reload(sys.modules["app"])
+    return importlib.import_module("app")
+
+
+@pytest.fixture(scope="session")
+def variant_cache(tmp_path_factory, tiny_base_dir) -> VariantCache:
+    """The two tiny variants; read-only for the tests (copy it with ``app_cache`` to add variants)."""
+    cache = VariantCache(tmp_path_factory.mktemp("app-home") / "variants")
+    build_tiny_variants(cache, tiny_base_dir)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def app_cache(tmp_path_factory, variant_cache) -> VariantCache:
+    """A copy of `variant_cache` that a launched app may add variants to."""
+    root = tmp_path_factory.mktemp("app-home") / "variants"
+    shutil.copytree(variant_cache.root, root)
+    return VariantCache(root)
+
+
+@pytest.fixture(scope="module")
+def registry(variant_cache) -> ModelRegistry:
+    return ModelRegistry(variant_cache)
+
+
+@pytest.fixture(scope="module")
+def launched_app(app_cache, tiny_base_dir) -> Iterator[tuple[object, str]]:
+    """app.py imported against `app_cache` and launched without blocking: (module, url)."""
+    with pytest.MonkeyPatch.context() as mp:
+        app = import_app(mp, app_cache, tiny_base_dir)
+        port = free_port()
+        app.demo.launch(**app.LAUNCH_KWARGS, prevent_thread_lock=True, server_port=port, quiet=True)
+        try:
+            yield app, f"http://127.0.0.1:{port}/"
+        finally:
+            app.demo.close()

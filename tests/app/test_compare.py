@@ -1,0 +1,111 @@
+"""pruning.app.compare: one table of every result, each row saying where it came from."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from pruning.app import compare, figures
+from tests.app.conftest import HEADLINE
+
+
+def test_compare_table_has_cache_and_paper_rows_with_source_and_device(registry, tmp_path):
+    reference = compare.load_reference()
+    rows = compare.comparison_rows(registry, reference, [], HEADLINE)
+    frame = compare.compare_table(rows, "SHC")
+    assert set(frame["source"]) >= {"cache", "paper"} and frame["source"].notna().all()
+    cache = frame[frame["source"] == "cache"]
+    assert len(cache) == 2 and cache["latency ms"].gt(0).all()
+    assert cache["latency timed on"].str.startswith("cpu").all() and cache["trained on"].eq("cpu").all()
+    paper = frame[frame["source"] == "paper"].iloc[0]
+    assert (
+        paper["test accuracy %"] == 91.2
+        and "2404.18216" in paper["notes"]
+        and paper["latency timed on"] == "not reported"
+    )
+    view = compare.build_comparison(rows, [], "SHC", tmp_path)
+    assert all(isinstance(f, go.Figure) for f in (view.accuracy, view.pareto, view.size)) and view.latency is None
+    assert "paper" in [t.name for t in view.accuracy.data] and "Pareto front" in [t.name for t in view.pareto.data]
+    assert len(pd.read_csv(view.csv_path)) == len(compare.compare_table(rows))  # the CSV has every dataset
+    assert "acc %" in view.table.columns and not view.table.isna().any().any()
+
+
+def test_cache_rows_label_variants_built_this_run(registry):
+    records = registry.records()
+    rows = compare.cache_rows(records, {records[0]["name"]}, {})
+    assert [r["source"] for r in rows] == ["this run", "cache"]
+    assert all(r["latency timed on"] == "not timed yet" for r in rows)
+
+
+def test_csv_download_is_written_in_the_temp_dir_by_default():
+    frame = compare.compare_table(compare.reference_rows(compare.load_reference()))
+    path = compare.write_csv(frame)
+    assert path.is_relative_to(Path(tempfile.gettempdir())) and path.name == compare.CSV_NAME
+    assert len(pd.read_csv(path)) == len(frame) and not list(path.parent.glob(".tmp-*"))
+
+
+def test_reference_numbers_are_only_the_cited_ones():
+    points = compare.load_reference()["points"]
+    assert {(p["dataset"], p["accuracy_percent"]) for p in points} == {("SHC", 91.2), ("LPC", 86.7), ("LDC", 94.7)}
+    assert all("arXiv 2404.18216" in p["citation"] for p in points)
+
+
+def test_sweep_and_benchmark_rows_say_where_they_came_from(tmp_path):
+    sweep = tmp_path / "results.csv"
+    common = {  # the columns pruning.sweep writes
+        "dataset": "SHC",
+        "seed": 0,
+        "test_macro_f1": 0.5,
+        "dev_accuracy": 0.6,
+        "majority_baseline": 0.12,
+        "train_seconds": 10.0,
+        "train_device": "cpu",
+        "variant": "v",
+        "from_cache": False,
+        "latency_device": "cpu (AMD EPYC)",
+    }
+    columns = ["model", "role", "strategy", "layers", "kept_layers", "test_accuracy", "latency_ms", "params"]
+    table = [
+        ("offline-teacher", "pruned", "middle", 6, "0 1 2 9 10 11", 0.81, 3.2, 5_000_000),
+        ("offline-small", "scratch", "full", 6, "0 1 2 3 4 5", 0.7, 3.0, 4_000_000),
+        ("offline-teacher-random", "control", "full", 12, "", 0.6, 6.0, 8_000_000),
+    ]
+    pd.DataFrame([{**dict(zip(columns, row, strict=True)), **common} for row in table]).to_csv(sweep, index=False)
+    rows = compare.sweep_rows(sweep)
+    assert [(r["source"], r["role"], r["test accuracy %"]) for r in rows] == [
+        ("sweep", "pruned", 81.0),
+        ("sweep", "scratch", 70.0),
+        ("sweep", "control", 60.0),
+    ]
+    assert rows[0]["latency timed on"] == "cpu (AMD EPYC)" and rows[0]["layers kept"] == 6
+    bench_row = {
+        "model": "offline-teacher",
+        "variant": "t",
+        "weights": "random-weights",
+        "num_layers": 6,
+        "latency_ms": 2.0,
+        "device": "cpu",
+        "backend": "torch",
+        "batch": 1,
+        "seq_len": 64,
+        "params": None,
+    }
+    bench = compare.benchmark_rows_for_table([bench_row])
+    assert bench[0]["role"] == "random weights (latency only)" and "cpu" in bench[0]["latency timed on"]
+    frame = compare.compare_table(rows + bench, "SHC")
+    fig = figures.pareto_figure(frame, "SHC")
+    assert {t.name for t in fig.data} >= {"pruned", "scratch", "Pareto front"}
+    bench_row = {
+        "model": "m",
+        "weights": "random-weights",
+        "num_layers": 6,
+        "latency_ms": 2.0,
+        "device": "cpu",
+        "backend": "torch",
+        "batch": 1,
+        "seq_len": 64,
+    }
+    assert figures.latency_layers_figure([bench_row]).data[0].name.endswith("random weights (latency only)")

@@ -1,0 +1,109 @@
+"""pruning.app.panel: panel values -> plan and configs, and what a plan costs and saves."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from pruning import PruneConfig, prune_layers, select_layers
+from pruning.app import panel
+from pruning.app.compare import load_benchmark_rows
+from pruning.app.figures import latency_layers_figure
+from pruning.app.registry import BaseSummary, anatomy_of
+from pruning.app.wording import PICK_A_BASE
+from tests.conftest import make_tiny_bert
+
+
+def _tiny(name: str = "tiny") -> BaseSummary:
+    return BaseSummary(name, anatomy_of(make_tiny_bert(3000, layers=4)))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "keep", "layers", "message"),
+    [
+        ("custom", 2, [], "at least one layer"),
+        ("top", 0, None, "between 1 and 4"),
+        ("top", 9, None, "between 1 and 4"),
+        ("contribution", 2, None, "importance scores"),
+        ("sideways", 2, None, "unknown strategy"),
+    ],
+)
+def test_plan_preview_explains_impossible_choices_without_raising(strategy, keep, layers, message):
+    view = panel.plan_preview(_tiny(), strategy, keep, layers)
+    assert view.plan is None and message in view.error and "stack-error" in view.stack_html
+
+
+def test_plan_stats_counts_parameters_and_labels_speedup_as_estimate_or_measured(tmp_path):
+    model = make_tiny_bert(3000, layers=4)
+    anatomy = anatomy_of(model)
+    plan = select_layers("top", 4, keep=2)
+    pruned = prune_layers(copy.deepcopy(model), plan.kept)
+    assert anatomy.params_after(plan.kept) == sum(p.numel() for p in pruned.parameters())
+    bench = tmp_path / "benchmark.json"
+    keys = {
+        "model": "tiny",
+        "weights": "random-weights",
+        "device": "cpu",
+        "device_name": "Test CPU",
+        "backend": "torch",
+        "batch": 1,
+        "seq_len": 64,
+        "disk_mb": 1.0,
+        "threads": 1,
+        "params": {"total": 1000},
+    }
+    rows = [
+        {**keys, "variant": f"tiny-{n}", "num_layers": n, "p50_ms": n, "p90_ms": n + 0.5, "throughput": 100 / n}
+        for n in (4, 2)
+    ]
+    bench.write_text(json.dumps({"rows": rows}))
+    text = panel.plan_stats(BaseSummary("tiny", anatomy), plan, load_benchmark_rows(bench))
+    assert "Expected speed-up ≈ 2.0×" in text and "estimate" in text
+    assert "Measured: 2.0×" in text and "Test CPU" in text
+    assert "Measured" not in panel.plan_stats(BaseSummary("other-model", anatomy), plan, load_benchmark_rows(bench))
+    figure = latency_layers_figure(load_benchmark_rows(bench))
+    assert "random weights (latency only)" in figure.layout.title.text
+
+
+def test_ui_values_become_configs_or_clear_errors():
+    assert panel.read_panel("middle", 4.0, None, 4).prune_config() is None  # all layers: the full reference
+    assert panel.read_panel("middle", 2.0, None, 4).prune_config() == PruneConfig("middle", keep=2)
+    assert panel.read_panel("custom", None, [3, 0], 4).prune_config() == PruneConfig("custom", layers=[0, 3])
+    with pytest.raises(ValueError, match="at least one layer"):
+        panel.read_panel("custom", 2, [], 4)
+    with pytest.raises(ValueError, match="between 1 and 4"):
+        panel.read_panel("top", 5, None, 4)
+    assert panel.finetune_config("LPC", 2, 1e-4, 0).max_train_samples is None
+    with pytest.raises(ValueError, match="epochs"):
+        panel.finetune_config("SHC", 0, 1e-4, 10)
+
+
+def test_preview_and_finetune_read_the_panel_the_same_way():
+    setting = panel.read_panel("custom", None, [3, 0, 3], 4)  # a repeated tick counts once
+    assert setting.plan().kept == [0, 3] and setting.prune_config().layers == [0, 3]
+    contribution = panel.read_panel("contribution", 2.4, None, 4)
+    assert contribution.prune_config() == PruneConfig("contribution", keep=2)  # build_variant scores layers itself
+    with pytest.raises(ValueError, match="importance scores"):
+        contribution.plan(scores=None)
+
+
+def test_panel_view_resolves_the_base_once_and_turns_problems_into_messages():
+    calls = []
+
+    def lookup(name):
+        calls.append(name)
+        return _tiny(name)
+
+    view, figure = panel.panel_view(lookup, "tiny", "top", 2, None)
+    assert calls == ["tiny"] and view.plan.kept == [0, 1] and "Keeping 2 of 4" in view.stats_markdown
+    assert "not available" in figure.layout.annotations[0].text  # no scores: the chart says so
+    view, _ = panel.panel_view(lookup, "  ", "top", 2, None)
+    assert view.error == PICK_A_BASE and calls == ["tiny"]
+
+    def broken(name):
+        raise OSError("no such folder")
+
+    view, _ = panel.panel_view(broken, "nowhere", "top", 2, None)
+    assert view.plan is None and "Could not load nowhere: no such folder" in view.error
