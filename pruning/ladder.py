@@ -212,6 +212,19 @@ def ladder_figure(table: pd.DataFrame):
     return fig
 
 
+def merge_results(previous: Path, new: pd.DataFrame) -> pd.DataFrame:
+    """Rows of an earlier ladder run for rungs not in ``new``, plus ``new``.
+
+    Rungs are pretrained across sessions and machines, whose variant caches do not travel; the committed
+    ``results.csv`` does, so the table and figure keep every rung measured so far.
+    """
+    if not previous.is_file():
+        return new
+    old = pd.read_csv(previous)
+    old = old[~old.pretrain_tokens.isin(set(new.pretrain_tokens))]
+    return pd.concat([old, new], ignore_index=True).sort_values("pretrain_tokens", kind="stable")
+
+
 def write_ladder(results: pd.DataFrame, output: Path, command: str) -> dict[str, Path]:
     """results.csv, ladder.csv, ladder.md and ladder.json/html (the figure) under ``output``."""
     output.mkdir(parents=True, exist_ok=True)
@@ -252,6 +265,6 @@ def cmd_ladder(args: argparse.Namespace) -> int:
         rungs=[r.strip() for r in args.rungs.split(",")] if args.rungs else None,
     )
     command = "python -m pruning " + " ".join(shlex.quote(a) for a in args.argv)
-    paths = write_ladder(results, args.output, command)
+    paths = write_ladder(merge_results(args.output / "results.csv", results), args.output, command)
     print(json.dumps({"runs": len(results), "outputs": {k: str(v) for k, v in paths.items()}}, indent=1))
     return 0

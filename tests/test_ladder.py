@@ -96,3 +96,16 @@ def test_run_ladder_on_a_tiny_rung(tmp_path, tokenizer):
     shutil.rmtree(root / "8M" / "mini-teacher-12l")
     with pytest.raises(ValueError, match="no finished teacher rungs"):
         run_ladder(root, seeds=[0])
+
+
+def test_merge_results_keeps_rungs_measured_earlier(tmp_path):
+    from pruning.ladder import merge_results
+
+    first = _results("middle", "middle")
+    second = first.assign(pretrain_tokens=16_000_000)
+    (tmp_path / "results.csv").write_text(first.to_csv(index=False))
+    merged = merge_results(tmp_path / "results.csv", second)
+    assert sorted(merged.pretrain_tokens.unique()) == [8_000_000, 16_000_000]
+    again = merge_results(tmp_path / "results.csv", first.assign(test_accuracy=0.5))
+    assert len(again) == len(first) and (again.test_accuracy == 0.5).all()
+    assert merge_results(tmp_path / "none.csv", first) is first
