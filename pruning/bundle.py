@@ -52,6 +52,8 @@ def build_bundle(
     cache: VariantCache | None = None,
     data_dir: str | None = None,
     command: str = "",
+    strategies: dict[int, tuple[str, dict[str, float]]] | None = None,
+    note: str = "",
 ) -> list[dict]:
     """Fine-tune (or reuse from the cache) and write the bundled variants; returns their records.
 
@@ -65,6 +67,9 @@ def build_bundle(
         cache: the variant cache used for the runs (default: the user's, so ladder runs are reused).
         data_dir: MahaNews folder.
         command: the command line recorded in each record.
+        strategies: depth -> (strategy, validation accuracy per candidate) chosen beforehand on validation
+            (``strategies_from_sweep``); None searches all six strategies here with ``seed``.
+        note: a caveat recorded with every variant (e.g. how its base was pretrained).
     """
     from . import __version__
 
@@ -77,10 +82,15 @@ def build_bundle(
 
     chosen: list[tuple[str, Variant, dict]] = [("full", run(teacher, None), {})]
     for keep in keeps:
-        candidates = {s: run(teacher, PruneConfig(s, keep=keep)) for s in PRUNE_STRATEGIES}
-        dev = {s: v.record["dev_metrics"]["accuracy"] for s, v in candidates.items()}
-        best = max(dev, key=lambda s: (dev[s], -PRUNE_STRATEGIES.index(s)))  # ties: the earlier strategy
-        chosen.append(("pruned", candidates[best], {"chosen_by": "validation accuracy", "candidates_dev": dev}))
+        if strategies and keep in strategies:
+            best, dev = strategies[keep]
+            selection = {"chosen_by": "mean validation accuracy of an earlier sweep", "candidates_dev": dev}
+            chosen.append(("pruned", run(teacher, PruneConfig(best, keep=keep)), selection))
+        else:
+            candidates = {s: run(teacher, PruneConfig(s, keep=keep)) for s in PRUNE_STRATEGIES}
+            dev = {s: v.record["dev_metrics"]["accuracy"] for s, v in candidates.items()}
+            best = max(dev, key=lambda s: (dev[s], -PRUNE_STRATEGIES.index(s)))  # ties: the earlier strategy
+            chosen.append(("pruned", candidates[best], {"chosen_by": "validation accuracy", "candidates_dev": dev}))
         if keep in scratch:
             chosen.append(("scratch", run(scratch[keep], None), {}))
 
@@ -94,10 +104,29 @@ def build_bundle(
             "command": command,
             "project_version": __version__,
             "license": DATA_LICENSE,
+            **({"note": note} if note else {}),
             **selection,
         }
         records.append(_write(variant, out, provenance, data, train))
     return records
+
+
+def strategies_from_sweep(results_csv: str | os.PathLike, teacher: str = "offline-teacher") -> dict:
+    """Depth -> (strategy with the best mean validation accuracy, all candidates' means) from a sweep's results.
+
+    Lets ``build_bundle`` reuse a multi-seed sweep's choice instead of re-running every strategy.
+    """
+    import pandas as pd
+
+    results = pd.read_csv(results_csv)
+    pruned = results[(results.role == "pruned") & (results.model == teacher)]
+    if pruned.empty:
+        raise ValueError(f"{results_csv} has no pruned rows of {teacher!r}")
+    chosen = {}
+    for keep, part in pruned.groupby("layers"):
+        dev = part.groupby("strategy").dev_accuracy.mean().round(4).to_dict()
+        chosen[int(keep)] = (max(dev, key=lambda s: (dev[s], -PRUNE_STRATEGIES.index(s))), dev)
+    return chosen
 
 
 def _write(variant: Variant, out: Path, provenance: dict, data, train: FinetuneConfig) -> dict:

@@ -316,6 +316,8 @@ def _register_optional(sub) -> None:
     p = sub.add_parser("bundle", help="rebuild the fine-tuned variants that ship with the app (models/variants)")
     p.add_argument("--out", type=Path, help="bundled folder (default models/variants)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--from-sweep", type=Path, help="take each depth's strategy from this sweep's results.csv")
+    p.add_argument("--note", default="", help="caveat recorded with every bundled variant")
     p.add_argument("--data-dir")
     p.add_argument("--cache-dir")
     p.set_defaults(func=cmd_bundle)
@@ -324,12 +326,19 @@ def _register_optional(sub) -> None:
 def cmd_bundle(args) -> int:
     import shlex
 
-    from .bundle import build_bundle
+    from .bundle import build_bundle, strategies_from_sweep
 
     kwargs = {"out_dir": args.out} if args.out else {}
+    if args.from_sweep:
+        kwargs["strategies"] = strategies_from_sweep(args.from_sweep)
     command = "python -m pruning " + " ".join(shlex.quote(a) for a in args.argv)
     records = build_bundle(
-        **kwargs, seed=args.seed, cache=VariantCache(args.cache_dir), data_dir=args.data_dir, command=command
+        **kwargs,
+        seed=args.seed,
+        cache=VariantCache(args.cache_dir),
+        data_dir=args.data_dir,
+        command=command,
+        note=args.note,
     )
     _print(
         [
