@@ -3,16 +3,22 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev browser app test style quality bench sweep offline ladder variants
+.PHONY: install install-dev browser app test style quality bench sweep offline ladder variants space-check
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# onnxruntime and onnxruntime-gpu own the same package folder: a venv made before the switch to
+# onnxruntime-gpu drops both and gets a clean onnxruntime-gpu.
+ORT_SWITCH = if $(BIN)/pip show -q onnxruntime >/dev/null 2>&1; then $(BIN)/pip uninstall -q -y onnxruntime onnxruntime-gpu; fi
+
 install: $(BIN)/python
+	@$(ORT_SWITCH)
 	$(BIN)/pip install -q -r requirements.txt
 
 install-dev: $(BIN)/python
+	@$(ORT_SWITCH)
 	$(BIN)/pip install -q -r requirements-dev.txt
 
 # Debian's Chromium + a Devanagari font for the browser tests (Playwright never downloads a browser here).
@@ -33,8 +39,10 @@ style: install-dev
 quality: install-dev
 	$(BIN)/ruff format --check . && $(BIN)/ruff check .
 
+# Model forwards (assets/benchmark.*), then what a request costs in the app (assets/benchmark_app.*).
 bench: install
 	$(BIN)/python -m pruning.speed.report
+	$(BIN)/python -m pruning.app.bench
 
 offline: install
 	$(BIN)/python -m models.build_offline
@@ -49,3 +57,8 @@ ladder: install
 # Rebuild the fine-tuned variants that ship in models/variants (strategies chosen on validation).
 variants: install
 	$(BIN)/python -m pruning bundle
+
+# What a Hugging Face Space does: a fresh venv (in /tmp) from requirements.txt alone, `python app.py` on
+# 0.0.0.0:7860, then fine-tune and classify through gradio_client. Standard library only on this side.
+space-check:
+	$(PY) -m scripts.space_check

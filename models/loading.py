@@ -153,6 +153,18 @@ def _from_hub(loader, source: str, **kwargs):
         ) from exc
 
 
+def _cached_commit(source: str, revision: str) -> str:
+    """The commit a Hub revision resolved to, read from the local cache it was just loaded from.
+
+    transformers 5 no longer sets ``config._commit_hash``; without this every Hub model's revision would
+    read "main", and variant cache keys would not change when the model on the Hub does.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(source, "config.json", revision=revision)
+    return Path(found).parent.name if isinstance(found, str) else revision
+
+
 @functools.lru_cache(maxsize=8)
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     """The model's tokenizer (fast version), loaded once per process."""
@@ -199,7 +211,7 @@ def load_classifier(
         rev = weights_fingerprint(source)
     else:
         model = _from_hub(AutoModelForSequenceClassification.from_pretrained, source, revision=revision, **kwargs)
-        rev = getattr(model.config, "_commit_hash", None) or revision
+        rev = getattr(model.config, "_commit_hash", None) or _cached_commit(source, revision)
     tokenizer = load_tokenizer(name_or_path)
     fine_tuned = bool(getattr(model.config, "finetuned_on", None))
     weights = "fine-tuned" if fine_tuned else getattr(model.config, "weights", None) or "pretrained"

@@ -4,9 +4,10 @@ Why one module: the cache root, atomic writes and folder-name slugs are facts th
 (the offline build, the variant cache, score caches, ONNX exports, the app). It lives at the bottom of
 the dependency graph (``models/``) so that everything above can call it and it calls nothing back.
 
-* One root: ``$MARATHI_PRUNE_HOME`` (default ``~/.cache/marathi-prune``), read at call time so tests
-  and operators can point it elsewhere. Sub-folders: ``variants/``, ``scores/``, ``exports/``,
-  ``mahanews/``, ``pretrain/``.
+* One root: ``$MARATHI_PRUNE_HOME``; else ``/data/marathi-prune`` when a Space's persistent storage is
+  mounted at ``/data`` and writable (so fine-tuned variants survive restarts); else
+  ``~/.cache/marathi-prune``. Read at call time so tests and operators can point it elsewhere.
+  Sub-folders: ``variants/``, ``scores/``, ``exports/``, ``mahanews/``, ``pretrain/``.
 * Atomic writes: write into a temporary sibling, then ``os.replace``. A reader sees the old file or
   the new one, never a torn one, and a killed writer leaves only a ``.tmp`` name that is swept later.
 """
@@ -27,11 +28,28 @@ from typing import Any
 
 HOME_ENV = "MARATHI_PRUNE_HOME"
 TMP_PREFIX = ".tmp-"
+# Where Hugging Face Spaces mount persistent storage (when the Space has it); everything else is wiped
+# on restart.
+SPACE_DATA = Path("/data")
+
+
+def persistent_storage() -> Path | None:
+    """A Space's persistent storage (``/data``) when it is mounted and writable, else None."""
+    data = SPACE_DATA
+    if os.path.ismount(data) and os.access(data, os.W_OK | os.X_OK):
+        return data
+    return None
 
 
 def home() -> Path:
-    """The project's cache root: ``$MARATHI_PRUNE_HOME`` or ``~/.cache/marathi-prune``."""
-    return Path(os.environ.get(HOME_ENV) or Path.home() / ".cache" / "marathi-prune").expanduser()
+    """The project's cache root: ``$MARATHI_PRUNE_HOME``, else ``/data/marathi-prune`` on a Space with
+    persistent storage, else ``~/.cache/marathi-prune``."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser()
+    data = persistent_storage()
+    if data is not None:
+        return data / "marathi-prune"
+    return Path.home() / ".cache" / "marathi-prune"
 
 
 def cache_dir(name: str) -> Path:

@@ -18,6 +18,7 @@ from .data import (
 )
 from .evaluate import classification_metrics, evaluate_model, majority_baseline, predict_logits
 from .finetune import FinetuneCancelled, FinetuneResult, TrainEvent, finetune
+from .gpu import finetune_seconds, gpu_task
 from .importance import LayerScores, compute_layer_scores
 from .pipeline import Variant, build_variant, plan_for
 from .speed import OnnxClassifier, benchmark_torch, count_parameters, export_variant, time_single_request
@@ -57,6 +58,8 @@ __all__ = [
     "evaluate_model",
     "export_variant",
     "finetune",
+    "finetune_seconds",
+    "gpu_task",
     "load_mahanews",
     "majority_baseline",
     "normalise_text",

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+
 from models import load_classifier
 
 from .cache import VariantCache, VariantKey
@@ -77,6 +79,7 @@ def build_variant(
     on_event: Callable[[TrainEvent], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     show_progress: bool = True,
+    splits: tuple | None = None,
 ) -> Variant:
     """Make (or fetch from the cache) the variant of `base` pruned by `prune` and fine-tuned by `train`.
 
@@ -88,13 +91,20 @@ def build_variant(
         data_dir: MahaNews folder (else $MAHANEWS_DIR, download, sibling shared/).
         force: retrain even when the variant is cached.
         on_event, should_stop, show_progress: passed to ``finetune``.
+        splits: (DatasetDict, CleaningReport) of ``train.dataset`` already loaded, used instead of reading
+            ``data_dir`` (the Ray sweep ships the driver's cleaned splits to workers that have no data files).
 
     Returns:
         The Variant; ``from_cache`` tells whether training was skipped.
     """
     cache = cache or VariantCache()
-    data, report = load_dataset(train.dataset, data_dir)
-    loaded = load_classifier(base, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)))
+    data, report = splits if splits is not None else load_dataset(train.dataset, data_dir)
+    with torch.random.fork_rng(devices=[]):
+        # The new classifier head and pooler are drawn from the fine-tuning seed, not from whatever this process
+        # ran before: a variant is then a function of its key, so a resumed sweep, another cell order or a Ray
+        # worker builds the same weights.
+        torch.manual_seed(train.seed)
+        loaded = load_classifier(base, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)))
     model = loaded.model
 
     scores = None

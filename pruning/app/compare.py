@@ -51,6 +51,7 @@ COLUMN_WIDTHS = {
     "of layers": "50px",
     "kept layers (1 = bottom)": "96px",
     "dataset": "78px",
+    "training texts": "70px",
     "test accuracy %": "66px",
     "macro F1 %": "62px",
     "params (M)": "80px",
@@ -68,6 +69,7 @@ DISPLAY_HEADERS = {  # shorter headers for the app's narrow columns; the CSV kee
     "layers kept": "layers",
     "of layers": "of",
     "kept layers (1 = bottom)": "kept (1 = bottom)",
+    "training texts": "train texts",
     "test accuracy %": "acc %",
     "macro F1 %": "F1 %",
     "params (M)": "params M",
@@ -140,6 +142,15 @@ def _percent(metrics: Mapping, key: str) -> float | None:
     return round(100 * metrics[key], 2) if key in metrics else None
 
 
+def training_texts(record: Mapping) -> str:
+    """'all', or how many training texts a reduced-data run used (its own series in Compare)."""
+    limit = (record.get("finetune_config") or {}).get("max_train_samples")
+    available = ((record.get("data_report") or {}).get("split_rows") or {}).get("train")
+    if not limit or (available and limit >= available):
+        return "all"
+    return str(int(limit))
+
+
 def cache_rows(records: Sequence[Mapping], built_this_run: set[str], latencies: Mapping[str, dict]) -> list[dict]:
     """One row per cached variant; 'this run' for variants fine-tuned by this app process."""
     rows = []
@@ -165,6 +176,7 @@ def cache_rows(records: Sequence[Mapping], built_this_run: set[str], latencies: 
                     "of layers": plan.get("num_layers"),
                     "kept layers (1 = bottom)": format_layers(plan.get("kept", [])),
                     "dataset": ft.get("dataset"),
+                    "training texts": training_texts(r),
                     "test accuracy %": _percent(test, "accuracy"),
                     "macro F1 %": _percent(test, "macro_f1"),
                     **_size_cells(r.get("num_parameters")),
@@ -205,6 +217,7 @@ def sweep_rows(path: Path = SWEEP_FILE) -> list[dict]:
                     "layers kept": get("layers"),
                     "of layers": spec.num_layers if spec else get("layers"),
                     "dataset": get("dataset"),
+                    "training texts": str(int(get("max_train_samples"))) if get("max_train_samples") else "all",
                     "test accuracy %": round(100 * acc, 2) if acc is not None else None,
                     **_size_cells(get("params")),
                     "latency ms": get("latency_ms"),
@@ -242,6 +255,7 @@ def reference_rows(reference: Mapping) -> list[dict]:
                     "layers kept": p.get("layers"),
                     "of layers": p.get("layers"),
                     "dataset": p["dataset"],
+                    "training texts": "all",
                     "test accuracy %": p["accuracy_percent"],
                     "params (M)": params,
                     "size MB (fp32)": round(params * 4, 0) if params else None,
@@ -294,14 +308,16 @@ def table_for_display(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), "").rename(columns=DISPLAY_HEADERS)
 
 
-def write_csv(frame: pd.DataFrame, folder: str | os.PathLike | None = None) -> Path:
-    """`frame` as marathi-prune-comparison.csv in `folder`, written atomically.
+def csv_folder() -> Path:
+    """Where the Compare CSV is written: under the system's temporary folder, which Gradio serves a
+    download from without ``allowed_paths``; nothing lands in the working tree or the model cache.
+    ``housekeeping.sweep_leftovers`` empties it of files older than an hour at start-up."""
+    return Path(tempfile.gettempdir()) / "marathi-prune-compare"
 
-    The default folder is under the system's temporary folder: Gradio serves a download from there
-    without ``allowed_paths``, and nothing lands in the working tree or the model cache.
-    """
-    folder = Path(folder) if folder else Path(tempfile.gettempdir()) / "marathi-prune-compare"
-    return atomic_write_text(folder / CSV_NAME, frame.to_csv(index=False))
+
+def write_csv(frame: pd.DataFrame, folder: str | os.PathLike | None = None) -> Path:
+    """`frame` as marathi-prune-comparison.csv in `folder` (default ``csv_folder()``), written atomically."""
+    return atomic_write_text(Path(folder or csv_folder()) / CSV_NAME, frame.to_csv(index=False))
 
 
 @dataclass
@@ -317,9 +333,19 @@ class Comparison:
 
 
 def comparison_rows(
-    registry: ModelRegistry, reference: Mapping, bench_rows: Sequence[dict], timing_text: str, max_timed: int = 12
+    registry: ModelRegistry,
+    reference: Mapping,
+    bench_rows: Sequence[dict],
+    timing_text: str,
+    max_timed: int = 12,
+    load_failures: dict[str, str] | None = None,
 ) -> list[dict]:
-    """Rows from the cache (timed here, newest `max_timed` first), the sweep, the benchmark and the papers."""
+    """Rows from the cache (timed here, newest `max_timed` first), the sweep, the benchmark and the papers.
+
+    Args:
+        load_failures: filled with variant name -> reason for each variant that failed to load (its
+            row stays, untimed; ``damaged.damaged_entries`` lists it).
+    """
     records = registry.records()
     latencies = {}
     for record in records[:max_timed]:
@@ -327,6 +353,8 @@ def comparison_rows(
             latencies[record["name"]] = registry.latency(record["name"], timing_text)
         except (OSError, ValueError, RuntimeError) as exc:  # a broken variant must not break the tab
             logger.warning("could not time %s: %s", record["name"], exc)
+            if load_failures is not None:
+                load_failures[record["name"]] = str(exc)
     rows = cache_rows(records, registry.built_this_run, latencies)
     return rows + sweep_rows() + benchmark_rows_for_table(bench_rows) + reference_rows(reference)
 

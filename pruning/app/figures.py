@@ -119,6 +119,17 @@ _ROLE_NAMES = {"control": "random init (control)"}
 _LOCAL = ("this run", "cache", "sweep")
 
 
+def _with_training(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with 'training texts' filled ('all' where unknown), so full- and reduced-data runs group apart."""
+    texts = frame["training texts"] if "training texts" in frame else pd.Series("all", index=frame.index)
+    return frame.assign(**{"training texts": texts.fillna("all").replace("", "all").astype(str)})
+
+
+def _data_suffix(texts: str) -> str:
+    """'' for full-data results; ' · 64 training texts' for a reduced-data series."""
+    return "" if texts == "all" else f" · {texts} training texts"
+
+
 def accuracy_layers_figure(frame: pd.DataFrame, dataset: str) -> go.Figure:
     """Test accuracy vs layers kept: one line per (model, strategy), scratch models and paper points apart."""
     title = f"{dataset}: test accuracy vs encoder layers kept"
@@ -127,28 +138,31 @@ def accuracy_layers_figure(frame: pd.DataFrame, dataset: str) -> go.Figure:
     if local.empty and paper.empty:
         return empty_figure(title, "No results for this dataset yet: fine-tune a variant or run the sweep.")
     fig = go.Figure()
-    for (model, strategy), group in local[local["role"] == "pruned"].groupby(["model", "strategy"]):
-        full = local[(local["model"] == model) & (local["role"] == "full")]
+    local = _with_training(local)
+    pruned = local[local["role"] == "pruned"]
+    for (model, strategy, texts), group in pruned.groupby(["model", "strategy", "training texts"]):
+        full = local[(local["model"] == model) & (local["role"] == "full") & (local["training texts"] == texts)]
         g = pd.concat([group, full]).groupby("layers kept")["test accuracy %"].mean().reset_index()
+        name = f"{model} · {strategy}{_data_suffix(texts)}"
         fig.add_scatter(
             x=g["layers kept"],
             y=g["test accuracy %"],
             mode="lines+markers",
-            name=f"{model} · {strategy}",
+            name=name,
+            line={"dash": "dot"} if texts != "all" else None,
             hovertext=[
-                f"{model} · {strategy} · {k} layers: mean {a:.1f}% over seeds/sources"
+                f"{name} · {k} layers: mean {a:.1f}% over seeds/sources"
                 for k, a in zip(g["layers kept"], g["test accuracy %"], strict=True)
             ],
             hoverinfo="text",
         )
-    for role in ("full", "scratch", "control"):
-        part = local[local["role"] == role]
-        if not part.empty:
+    for (role, texts), part in local.groupby(["role", "training texts"]):
+        if role in ("full", "scratch", "control"):
             fig.add_scatter(
                 x=part["layers kept"],
                 y=part["test accuracy %"],
                 mode="markers",
-                name=f"{_ROLE_NAMES.get(role, role)} (local)",
+                name=f"{_ROLE_NAMES.get(role, role)} (local){_data_suffix(texts)}",
                 marker={"symbol": _SYMBOLS[role], "size": 11, "line": {"width": 1, "color": "#111"}},
                 hovertext=_hover(part),
                 hoverinfo="text",
@@ -200,14 +214,14 @@ def pareto_figure(frame: pd.DataFrame, dataset: str) -> go.Figure:
             title, "No timed variants yet: open this tab after a fine-tune (variants are timed here), or run the sweep."
         )
     fig = go.Figure()
-    for role in ("full", "pruned", "scratch", "control"):
-        part = local[local["role"] == role]
-        if not part.empty:
+    local = _with_training(local)
+    for (role, texts), part in local.groupby(["role", "training texts"]):
+        if role in _SYMBOLS:
             fig.add_scatter(
                 x=part["latency ms"],
                 y=part["test accuracy %"],
                 mode="markers",
-                name=_ROLE_NAMES.get(role, role),
+                name=f"{_ROLE_NAMES.get(role, role)}{_data_suffix(texts)}",
                 marker={"symbol": _SYMBOLS[role], "size": 11},
                 hovertext=_hover(part),
                 hoverinfo="text",

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
+from models import get_spec
+
 from ..config import FinetuneConfig, PruneConfig
 from ..importance import LayerScores
 from ..strategies import LayerPlan, check_strategy, parse_int_list, select_layers
+from .bases import BaseNotAllowedError, check_base_name
 from .figures import empty_figure, importance_figure
 from .registry import BaseSummary
 from .stack import error_box, notice_box, stack_svg
-from .wording import LOAD_ERRORS, PICK_A_BASE, format_count, short_model_name, size_mb
+from .wording import LOAD_ERRORS, PICK_A_BASE, format_count, scrub_paths, short_model_name, size_mb, user_message
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ def plan_preview(
         plan = read_panel(strategy, keep, layers, base.anatomy.num_layers).plan(base.scores)
     except ValueError as exc:
         message = f"Can't build this plan: {exc}."
-        return PlanPreview(None, error_box(message), f"**{html.escape(message)}**", error=message)
+        return PlanPreview(None, error_box(message), f"**{html.escape(message, quote=False)}**", error=message)
     return PlanPreview(plan, stack_svg(plan), plan_stats(base, plan, bench_rows))
 
 
@@ -175,11 +178,33 @@ def panel_view(
             "Layer importance", PICK_A_BASE
         )
     try:
+        name = check_base_name(name)
         base = lookup(name)
     except LOAD_ERRORS as exc:
-        message = f"Could not load {name}: {exc}"
-        return PlanPreview(None, error_box(message), html.escape(message), error=message), empty_figure(
+        message = user_message(exc)
+        spec = None if isinstance(exc, BaseNotAllowedError) else get_spec(name.strip())
+        if spec is not None:  # a catalog model's depth is known without loading it
+            return catalog_preview(spec.num_layers, strategy, keep, layers, message), empty_figure(
+                "Layer importance", "Importance scores need the model itself."
+            )
+        return PlanPreview(None, error_box(message), html.escape(message, quote=False), error=message), empty_figure(
             "Layer importance", "–"
         )
     view = plan_preview(base, strategy, keep, layers, bench_rows)
-    return view, importance_figure(base.scores, view.plan, note=base.scores_note)
+    return view, importance_figure(base.scores, view.plan, note=scrub_paths(base.scores_note))
+
+
+def catalog_preview(
+    depth: int, strategy: str, keep: float | None, layers: Sequence[int] | None, problem: str
+) -> PlanPreview:
+    """The stack picture of a plan on a catalog model that does not load here, with why sizes are missing."""
+    try:
+        plan = read_panel(strategy, keep, layers, depth).plan(None)
+    except ValueError as exc:
+        message = f"Can't build this plan: {exc}. {problem}"
+        return PlanPreview(None, error_box(message), f"**{html.escape(message, quote=False)}**", error=message)
+    stats = (
+        f"**Keeping {plan.keep} of {plan.num_layers} layers** ({plan.strategy}). The model itself can't be "
+        f"loaded here, so sizes and importance scores are missing: {html.escape(problem, quote=False)}"
+    )
+    return PlanPreview(plan, stack_svg(plan), stats, error=problem)

@@ -1,9 +1,11 @@
 """Models for the app, each loaded once: base models (with their anatomy and importance scores) and variants.
 
 A Gradio app serves many request threads at once. ``ModelRegistry`` loads every base model and every
-fine-tuned variant once, behind locks, so 20 concurrent first requests cause one load, not 20. It knows
-nothing of fine-tune jobs: a job that built a variant says so through ``mark_built`` (app.py wires the
-two), which is how Compare tells "this run" from "cache".
+fine-tuned variant once, behind locks, so 20 concurrent first requests cause one load, not 20; the same
+holds for each variant's ONNX Runtime sessions (``backends``). The variants are the user's cache and the
+read-only bundled ones that ship with the project (``VariantCache(bundled=...)``). It knows nothing of
+fine-tune jobs: a job that built a variant says so through ``mark_built`` (app.py wires the two), which is
+how Compare tells "this run" from "cache".
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from models import LoadedModel, load_classifier
@@ -26,18 +29,22 @@ from ..cache import VariantCache
 from ..config import FinetuneConfig
 from ..data import load_mahanews
 from ..importance import LayerScores, compute_layer_scores
-from ..speed import device_name, time_single_request, torch_threads
+from ..speed import available_cpus, device_name, time_single_request, torch_threads
 from ..surgery import encoder_layers
-from .wording import LOAD_ERRORS
+from .backends import Logits, open_backend
+from .startup import load_examples
+from .wording import LOAD_ERRORS, NO_DATA_SCORES, user_message
 
 logger = logging.getLogger(__name__)
 
-CALIBRATION_TEXTS = 128  # dev headlines used for the importance chart
+CALIBRATION_TEXTS = 128  # dev headlines used for the importance chart and the ONNX parity checks
 MAX_LOADED_BASES = 2  # a full-size base model takes ~1 GB in fp32
 MAX_LOADED_VARIANTS = 8
 # torch's intra-op thread count is per Python thread. One thread per request keeps 20 concurrent requests
 # (and a busy shared CPU) from fighting over cores; fine-tuning sets its own (jobs.TRAIN_THREADS).
 INFER_THREADS = int(os.environ.get("MARATHI_PRUNE_INFER_THREADS", "1"))
+# Classify requests run at once, one per core: more would time each other's runs, not the models.
+CLASSIFY_CONCURRENCY = max(1, available_cpus() // INFER_THREADS)
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,8 @@ class BaseSummary:
         name (str): the name as entered (catalog name, hub id or folder), stripped.
         anatomy (ModelAnatomy): its parameter counts, layer by layer.
         scores (LayerScores, optional): importance scores on dev headlines; None when they could not be computed.
-        scores_note (str, defaults to ""): why `scores` is None, for the chart.
+        scores_note (str, defaults to ""): for the chart: why `scores` is None, or, when they were computed on
+            the bundled demo headlines because no MahaNews data is at hand, a sentence saying so.
     """
 
     name: str
@@ -100,7 +108,7 @@ def device_label() -> str:
 
 @dataclass
 class LoadedVariant:
-    """A fine-tuned variant ready for inference (eval mode, read-only)."""
+    """A fine-tuned variant ready for inference (eval mode, read-only), and its backends opened so far."""
 
     name: str
     model: torch.nn.Module
@@ -108,22 +116,56 @@ class LoadedVariant:
     record: dict
     max_length: int
     tokenizer_lock: threading.Lock = field(default_factory=threading.Lock)  # fast tokenizers are not reentrant
+    backends: dict[str, Logits] = field(default_factory=dict)
+    backend_locks: dict[str, threading.Lock] = field(default_factory=dict)  # one export / session per backend
+    lock: threading.Lock = field(default_factory=threading.Lock)  # guards backend_locks
+
+    def encode(self, text: str) -> tuple[dict[str, np.ndarray], int]:
+        """One text as a numpy batch of one, cut to `max_length` tokens, and its length before the cut."""
+        with self.tokenizer_lock:
+            batch = self.tokenizer(text, return_tensors="np", verbose=False)
+            num_tokens = batch["input_ids"].shape[1]
+            if num_tokens > self.max_length:  # only overlong text pays for a second, truncating pass
+                batch = self.tokenizer(text, truncation=True, max_length=self.max_length, return_tensors="np")
+        return dict(batch), num_tokens
+
+    def backend(self, backend: str, check_texts: Callable[[], Sequence[str]] = list) -> Logits:
+        """The variant on `backend` (see ``backends.open_backend``), opened (and exported) on first use."""
+        with self.lock:
+            if backend in self.backends:
+                return self.backends[backend]
+            # ONNX backends share one lock: they share a folder, and INT8 is made from the fp32 file
+            lock = self.backend_locks.setdefault("onnx" if backend.startswith("onnx") else backend, threading.Lock())
+        with lock:  # an ONNX export does not hold up PyTorch requests
+            if backend not in self.backends:
+                self.backends[backend] = open_backend(
+                    self.model, self.tokenizer, self.record, backend, threads=INFER_THREADS, check_texts=check_texts()
+                )
+        return self.backends[backend]
+
+    def probabilities(self, text: str, logits: Logits) -> np.ndarray:
+        """The app's classify path, text in, class probabilities out: tokenise, forward, softmax."""
+        arrays, _ = self.encode(text)
+        row = logits(arrays)[0].astype(np.float64)
+        exp = np.exp(row - row.max())
+        return exp / exp.sum()
+
+    def label_names(self) -> list[str]:
+        """Class names in logit order."""
+        id2label = self.model.config.id2label
+        return [id2label[i] for i in range(len(id2label))]
 
     def predict(self, text: str) -> tuple[dict[str, float], dict]:
         """Class probabilities for one text and its timings: tokenising and model forward in ms, token count."""
-        with self.tokenizer_lock:
-            start = time.perf_counter()
-            batch = self.tokenizer(text, return_tensors="pt", verbose=False)
-            num_tokens = batch["input_ids"].shape[1]
-            if num_tokens > self.max_length:  # only overlong text pays for a second, truncating pass
-                batch = self.tokenizer(text, truncation=True, max_length=self.max_length, return_tensors="pt")
-            tokenize_ms = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        arrays, num_tokens = self.encode(text)
+        tokenize_ms = (time.perf_counter() - start) * 1000
+        batch = {k: torch.from_numpy(v) for k, v in arrays.items()}
         with torch_threads(INFER_THREADS), torch.inference_mode():
             logits, forward_ms = time_single_request(lambda: self.model(**batch).logits[0])
         probs = torch.softmax(logits.float(), dim=-1).tolist()
-        id2label = self.model.config.id2label
         timings = {"forward_ms": forward_ms, "tokenize_ms": tokenize_ms, "num_tokens": num_tokens}
-        return {id2label[i]: p for i, p in enumerate(probs)}, timings
+        return dict(zip(self.label_names(), probs, strict=True)), timings
 
 
 class ModelRegistry:
@@ -145,8 +187,9 @@ class ModelRegistry:
         self._bases: OrderedDict[str, LoadedModel] = OrderedDict()
         self._variants: OrderedDict[str, LoadedVariant] = OrderedDict()
         self._anatomy: dict[str, ModelAnatomy] = {}
-        self._scores: dict[str, LayerScores | str] = {}
+        self._scores: dict[str, tuple[LayerScores | None, str]] = {}
         self._latency: dict[str, dict] = {}
+        self._misc: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
 
@@ -182,17 +225,23 @@ class ModelRegistry:
         name = (name or "").strip()
         return self._once(self._anatomy, name, lambda: anatomy_of(self.base(name).model))
 
-    def _scores_or_reason(self, name: str) -> LayerScores | str:
-        """Importance scores on ~128 dev headlines, computed once per model, or why they could not be."""
+    def calibration(self) -> Calibration:
+        """The texts behind importance scores and ONNX parity checks (see ``calibration``), read once."""
+        return self._once(self._misc, "calibration", calibration)
 
-        def compute() -> LayerScores | str:
+    def _scores_or_reason(self, name: str) -> tuple[LayerScores | None, str]:
+        """Importance scores on ~128 dev headlines (or the demo headlines), computed once per model, and a note."""
+
+        def compute() -> tuple[LayerScores | None, str]:
             try:
                 loaded = self.base(name)
+                texts = self.calibration()
                 with torch_threads(INFER_THREADS):
-                    return compute_layer_scores(loaded.model, loaded.tokenizer, calibration_texts(), max_length=64)
+                    scores = compute_layer_scores(loaded.model, loaded.tokenizer, texts.texts, max_length=64)
+                return scores, texts.note
             except LOAD_ERRORS as exc:
                 logger.warning("no importance scores for %s: %s", name, exc)
-                return f"{exc}"
+                return None, user_message(exc)  # shown on the chart: no paths
 
         return self._once(self._scores, name, compute)
 
@@ -204,17 +253,15 @@ class ModelRegistry:
         """
         name = (name or "").strip()
         anatomy = self.anatomy(name)
-        value = self._scores_or_reason(name)
-        if isinstance(value, LayerScores):
-            return BaseSummary(name, anatomy, value)
-        return BaseSummary(name, anatomy, None, value)
+        scores, note = self._scores_or_reason(name)
+        return BaseSummary(name, anatomy, scores, note)
 
     def records(self) -> list[dict]:
         """Readable cached variants, newest first."""
         return self.cache.list().records
 
     def variant(self, name: str) -> LoadedVariant:
-        """A cached variant by folder name, loaded once (CPU, eval mode)."""
+        """A cached or bundled variant by folder name, loaded once (CPU, eval mode)."""
 
         def load() -> LoadedVariant:
             model, tokenizer, record = self.cache.load(name)
@@ -223,6 +270,31 @@ class ModelRegistry:
             return LoadedVariant(record["name"], model, tokenizer, record, limit)
 
         return self._once(self._variants, name, load, self.max_variants)
+
+    def backend(self, name: str, backend: str) -> tuple[LoadedVariant, Logits]:
+        """A variant and its `backend` (ONNX files exported on first use), each opened once.
+
+        Raises:
+            CacheEntryError, ImportError, RuntimeError, OSError, ValueError: see ``backends.open_backend``.
+        """
+        variant = self.variant(name)
+        return variant, variant.backend(backend, lambda: self.calibration().texts)
+
+    def warm_up(self, names: Sequence[str], backends: Sequence[str], *, background: bool = False) -> None:
+        """Load `names` and open their `backends` (exports included) now, so that the first visitor does not wait.
+
+        With `background`, in a thread (start-up goes on); a failure is logged and left for the request that
+        needs it to report. Not a daemon thread: one killed mid-export at interpreter exit aborts the process.
+        """
+        if background:
+            threading.Thread(target=self.warm_up, args=(names, backends), name="warm-up").start()
+            return
+        for name in names:
+            for backend in backends:
+                try:
+                    self.backend(name, backend)
+                except Exception as exc:  # noqa: BLE001 - the request that needs it will say what is wrong
+                    logger.warning("warm-up of %s on %s failed: %s", name, backend, exc)
 
     def latency(self, name: str, text: str, repeats: int = 7) -> dict:
         """Median forward latency of a variant at batch 1 on `text`, measured once per process."""
@@ -240,14 +312,29 @@ class ModelRegistry:
             self.built_this_run.add(name)
 
 
-_calibration_lock = threading.Lock()
-_calibration: list[str] = []
+@dataclass(frozen=True)
+class Calibration:
+    """Texts to score layers and check exports on, and a note for the chart when they are not MahaNews dev text."""
+
+    texts: list[str]
+    note: str = ""
+
+
+def calibration(n: int = CALIBRATION_TEXTS) -> Calibration:
+    """The first `n` validation headlines of SHC (never test text); without MahaNews, the demo headlines.
+
+    The demo headlines (assets/examples.json, written for the app) keep the importance chart working on a
+    fresh clone with no data and no internet; the note says so, since 8 headlines are a rough sample.
+    """
+    try:
+        data, _ = load_mahanews("SHC")
+        return Calibration(list(data["validation"]["text"])[:n])
+    except LOAD_ERRORS as exc:
+        logger.info("no MahaNews SHC validation text (%s); using the demo headlines", exc)
+    examples = load_examples()[:n]
+    return Calibration(examples, NO_DATA_SCORES.format(n=len(examples)))
 
 
 def calibration_texts(n: int = CALIBRATION_TEXTS) -> list[str]:
-    """The first `n` validation headlines of SHC (never test text), loaded once."""
-    with _calibration_lock:
-        if not _calibration:
-            data, _ = load_mahanews("SHC")
-            _calibration.extend(list(data["validation"]["text"])[:n])
-        return list(_calibration[:n])
+    """The texts of ``calibration(n)``."""
+    return calibration(n).texts

@@ -14,6 +14,15 @@ from .figures import KEPT_FILL
 from .wording import format_layers
 
 DROPPED_FILL, EDGE_FILL = "#f3f4f6", "#e5e7eb"
+STACK_CSS = """
+.stack-picture { font-size: 13px; line-height: 1.45; }
+.stack-picture svg { display: block; margin: 6px 0; max-width: 100%; height: auto; }
+.stack-title { font-size: 14px; margin-bottom: 2px; }
+.stack-legend .swatch { display: inline-block; width: 12px; height: 12px; border: 1px solid #6b7280;
+  vertical-align: -1px; border-radius: 2px; }
+.stack-legend .swatch-dropped { background: repeating-linear-gradient(45deg, #f3f4f6 0 3px, #9ca3af 3px 5px); }
+.stack-error { padding: 12px; border: 1px solid #f59e0b; border-radius: 6px; background: #fffbeb; color: #78350f; }
+"""  # the classes stack_svg, error_box and notice_box emit
 LOOKS = {  # state: fill, right-hand label, text colour, dashed outline
     "kept": (KEPT_FILL, "✓ kept", "#ffffff", False),
     "dropped": (DROPPED_FILL, "✕ dropped", "#4b5563", True),

@@ -1,4 +1,5 @@
-"""What the app settles once at start-up: the default base model, a banner when it runs degraded, examples.
+"""What the app settles once at start-up: the default base model, a banner when it runs degraded, examples,
+and the folder of bundled variants.
 
 The app must start even with no network and no models built yet: it picks the first base model that
 loads, and the banner says plainly what is missing and what still works.
@@ -13,13 +14,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from models import CATALOG
+from models import BUNDLED_DIR, CATALOG
 
 from .wording import LOAD_ERRORS
 
 logger = logging.getLogger(__name__)
 
 EXAMPLES_FILE = Path(__file__).resolve().parents[2] / "assets" / "examples.json"
+BUNDLED_ENV = "MARATHI_PRUNE_BUNDLED"
+
+
+def bundled_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """The read-only folder of ready-made variants: $MARATHI_PRUNE_BUNDLED, else ``models/variants``."""
+    return Path(env.get(BUNDLED_ENV) or BUNDLED_DIR).expanduser()
 
 
 def pick_default_model(load: Callable[[str], Any], env: Mapping[str, str] = os.environ) -> tuple[str | None, list[str]]:

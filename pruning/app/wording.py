@@ -3,25 +3,78 @@
 Every tab names the same thing the same way because they all format through here: the prune panel,
 the classify results and the compare table. ``LOAD_ERRORS`` lives here too: these are the failures
 the app turns into a sentence for the user instead of an error page.
+
+``user_message`` is the one way an exception reaches the browser: short, saying what to do, with no
+server paths and no traceback (those go to the server log).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 
-from models import HubUnreachableError, get_spec
+from models import CATALOG, HubUnreachableError, get_spec, hub_reachable
 from models.loading import ModelNotFoundError
 
+from ..cache import CacheEntryError, VariantNotFoundError
 from ..data import DataNotFoundError
+from ..finetune import FinetuneCancelled
+from .bases import BaseNotAllowedError, HubOnlyError
+
+logger = logging.getLogger(__name__)
 
 LOAD_ERRORS = (HubUnreachableError, ModelNotFoundError, DataNotFoundError, OSError, ValueError)
+MAX_MESSAGE_CHARS = 300
+# An absolute path (/x/y, ~/x, C:\x) that does not continue a word, a URL or a Hub id.
+_PATH = re.compile(r"(?<![\w.:/\\-])(?:~|[A-Za-z]:)?[/\\][^\s'\"`,;()<>\[\]{}]*")
+_OFFLINE = ", ".join(n for n, s in CATALOG.items() if s.kind == "offline")
+HUB_DOWN = (
+    "The Hugging Face Hub can't be reached from this server, so this model can't be downloaded. "
+    f"Use one of the offline models ({_OFFLINE})."
+)
+HUB_MISS = (
+    "That model could not be loaded. Check the name: a catalog name, or a Hugging Face id (owner/name) of a "
+    "public BERT-style model."
+)
+DAMAGED = "This variant's files are damaged. Delete or rebuild it under “Damaged variants” in the Compare tab."
+SERVER_FAULT = "Something went wrong on the server ({kind}); the details are in its log. Try again or change a setting."
 
+# The page's opening text, above the tabs.
+INTRO = """
+# ✂️ Layer pruning for Marathi BERT
+A BERT encoder is a stack of identical Transformer layers (12 in MahaBERT-v2 and MuRIL). **Layer pruning** deletes
+some of them *before* fine-tuning: the model gets smaller and faster with no new pretraining. Shirke et al. (2025,
+[arXiv 2501.00733](https://arxiv.org/abs/2501.00733)) pruned MahaBERT-v2 and MuRIL and fine-tuned them on the
+L3Cube-MahaNews topic tasks (SHC headlines, LPC paragraphs, LDC documents): pruned models stayed **comparable to the
+full ones** and **consistently beat models of the same size pretrained from scratch** (MahaBERT-Small/-Smaller);
+dropping **middle** layers worked best overall, though no strategy won everywhere.
+
+**Try it:** ① pick a base model and a strategy and watch which layers go, then fine-tune ·
+② classify your own Marathi text with the full, pruned and scratch models side by side, with measured latency ·
+③ compare accuracy, latency and size, next to the published numbers.
+
+**Offline models:** `offline-teacher` (12 layers), `offline-small` (6) and `offline-smaller` (2) are this project's own
+mini Marathi BERTs (256 wide), pretrained offline with the same data and token budget so that "pruned teacher vs
+scratch model of the same depth" is a fair test. They are far smaller than MahaBERT, so expect lower accuracy.
+"""
 NO_VARIANT = (
     "No fine-tuned model yet. Fine-tune one in the “Prune & fine-tune” tab first "
     "(a variant that is already cached loads instantly), then classify."
 )
-PICK_A_BASE = "Pick a base model above (or type a Hugging Face id or a local folder)."
+PICK_A_BASE = "Pick a base model above (or type a Hugging Face id such as owner/name)."
+NO_DATA_SCORES = "Scored on the {n} demo headlines (no MahaNews data here; set MAHANEWS_DIR for 128 dev headlines)."
+
+
+def no_data_message(dataset: str) -> str:
+    """One sentence for a fine-tune that finds no MahaNews files and no internet: where to put them, what works."""
+    return (
+        f"No MahaNews {dataset} files here and no internet to download them: set MAHANEWS_DIR to a folder "
+        f"holding {dataset}_Train.csv, {dataset}_Valid.csv and {dataset}_Test.csv (or copy them into the app's "
+        f"data folder, mahanews/{dataset} under the cache root), or classify now with the ready-made bundled "
+        "variants in the Classify tab."
+    )
 
 
 def format_count(n: float | None) -> str:
@@ -66,6 +119,8 @@ def short_model_name(name_or_path: str) -> str:
 
 def variant_kind(record: Mapping) -> str:
     """'scratch' (small model pretrained at its depth), 'control' (random init), 'pruned' or 'full'."""
+    if (record.get("bundle") or {}).get("role"):  # bundled variants say what they stand for
+        return record["bundle"]["role"]
     if record.get("base_role") in ("scratch", "control"):
         return record["base_role"]
     plan = record.get("plan") or {}
@@ -103,3 +158,65 @@ def finetune_result(record: Mapping, from_cache: bool, seconds: float) -> str:
         f"{100 * record.get('majority_baseline_test', 0):.1f}%). Saved as `{record['name']}`; "
         "it is now selectable in Classify and listed in Compare."
     )
+
+
+def scrub_paths(text: str) -> str:
+    """`text` with every absolute server path replaced by '…' (URLs and Hub ids are kept)."""
+    return _PATH.sub("…", str(text))
+
+
+def _short(text: str) -> str:
+    """First line, paths scrubbed, at most MAX_MESSAGE_CHARS."""
+    line = scrub_paths(str(text).strip().splitlines()[0] if str(text).strip() else "")
+    return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"
+
+
+def _data_message(exc: DataNotFoundError) -> str:
+    found = re.search(r"\b(SHC|LPC|LDC)\b", str(exc))
+    return no_data_message(found.group(1) if found else "MahaNews")
+
+
+def _model_missing(exc: ModelNotFoundError) -> str:
+    offline = re.search(r"offline model '([\w-]+)'", str(exc))
+    if offline:
+        return f"The offline model {offline.group(1)} is not built on this server (python -m models.build_offline)."
+    return "There is no saved model (config.json and weights) by that name in the app's model folders."
+
+
+def user_message(exc: BaseException) -> str:
+    """What the browser shows for `exc`: short, says what to do, no paths, no traceback.
+
+    The full error goes to the server log: a traceback for anything unexpected, one line otherwise.
+    """
+    if isinstance(exc, BaseNotAllowedError | FinetuneCancelled):
+        message = str(exc)
+    elif isinstance(exc, HubUnreachableError):
+        message = HUB_DOWN
+    elif isinstance(exc, HubOnlyError):  # worded exactly like a Hub id that does not load
+        message = HUB_MISS if hub_reachable() else HUB_DOWN
+    elif isinstance(exc, DataNotFoundError):
+        message = _data_message(exc)
+    elif isinstance(exc, ModelNotFoundError):
+        message = _model_missing(exc)
+    elif isinstance(exc, VariantNotFoundError):
+        message = "That variant is no longer in the cache; refresh the list."
+    elif isinstance(exc, CacheEntryError):
+        message = DAMAGED
+    elif isinstance(exc, ValueError):
+        message = _short(exc) or "That setting is not valid."
+    elif isinstance(exc, OSError):
+        message = HUB_MISS
+    else:
+        logger.error("unexpected error shown to a visitor as a generic message", exc_info=exc)
+        return SERVER_FAULT.format(kind=type(exc).__name__)
+    logger.info("told a visitor: %s (%s: %s)", message, type(exc).__name__, exc)
+    return message
+
+
+def format_duration(seconds: float) -> str:
+    """45 -> '45 s'; 200 -> '3 min'; 4000 -> '1 h 07 min'."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..evaluate import length_sorted_batches
+from ..gpu import check_ort_session, ort_providers
 from .machine import available_cpus
 
 if TYPE_CHECKING:  # onnxruntime is optional; it is imported where a session is made
@@ -69,6 +70,7 @@ def make_session(
 
     Raises:
         ValueError: CUDA asked for but the installed onnxruntime has no CUDA provider.
+        RuntimeError: CUDA asked for but the session fell back to the CPU (no GPU, CUDA libraries missing).
         ImportError: onnxruntime missing (with the pip command).
     """
     ort = require_ort()
@@ -80,15 +82,8 @@ def make_session(
     options.log_severity_level = 3
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    providers: list[Any] = ["CPUExecutionProvider"]
-    if str(device).startswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise ValueError(
-                f"ONNX Runtime has no CUDA provider here ({ort.get_available_providers()}); pip install onnxruntime-gpu"
-            )
-        index = int(str(device).partition(":")[2] or 0)
-        providers = [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
-    return ort.InferenceSession(str(path), options, providers=providers)
+    providers = ort_providers(ort, device)  # CUDA: preloads the CUDA libraries, CPU provider behind
+    return check_ort_session(ort.InferenceSession(str(path), options, providers=providers), device)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -124,6 +124,10 @@ def _table(rows: Sequence[dict]) -> list[str]:
     return lines
 
 
+# Said until a run on a GPU machine adds the CUDA rows (PyTorch fp32/bf16, ORT CUDA fp16).
+NO_GPU_LINE = "GPU rows: not measured on GPU yet (no GPU machine was available)"
+
+
 def _header(meta: dict) -> list[str]:
     m, v = meta["machine"], meta["versions"]
     loads = meta.get("cpu_load_1m") or []
@@ -171,6 +175,8 @@ def _agreement(rows: Sequence[dict]) -> list[str]:
 def markdown_report(rows: Sequence[dict], agreement: Sequence[dict], meta: dict) -> str:
     """The whole benchmark.md: header, one table per shape, targets, INT8 agreement, notes."""
     lines = _header(meta)
+    if not any(str(r["device"]).startswith("cuda") for r in rows):
+        lines.insert(-1, f"- {NO_GPU_LINE}")
     for batch, seq in sorted({(r["batch"], r["seq_len"]) for r in rows}):
         for device in sorted({r["device"] for r in rows}):
             chunk = [r for r in rows if (r["batch"], r["seq_len"], r["device"]) == (batch, seq, device)]

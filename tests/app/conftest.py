@@ -17,8 +17,9 @@ import pytest
 
 from pruning import FinetuneConfig, PruneConfig, VariantCache, build_variant
 from pruning.app import jobs
+from pruning.app.bases import MODEL_DIRS_ENV
 from pruning.app.registry import ModelRegistry
-from tests.conftest import MAHANEWS_DIR
+from tests.conftest import MAHANEWS_DIR, make_tiny_bert
 
 TINY_TRAIN = {"max_train_samples": 64, "epochs": 1, "learning_rate": 2e-3, "batch_size": 32, "seed": 0}
 HEADLINE = "अंतिम सामन्यात पुण्याच्या संघाने मुंबईवर पाच गडी राखून विजय मिळवला"
@@ -38,20 +39,44 @@ def build_tiny_variants(cache: VariantCache, base_dir: Path) -> None:
         )
 
 
-def import_app(monkeypatch: pytest.MonkeyPatch, cache: VariantCache, base_dir: Path):
+def import_app(
+    monkeypatch: pytest.MonkeyPatch,
+    cache: VariantCache,
+    base_dir: Path,
+    *,
+    bundled: Path | None = None,
+    mahanews: Path | None = MAHANEWS_DIR,
+    model_dirs: Path | None = None,
+):
     """Import (or re-import) app.py with its cache and default model pointing at the test's tiny ones.
 
     app.py opens the default cache, ``$MARATHI_PRUNE_HOME/variants``, so `cache` must be a folder named
-    ``variants``.
+    ``variants``. `bundled` is the folder of bundled variants (default: none, so that the real
+    ``models/variants`` never enters a test); `mahanews` None unsets MAHANEWS_DIR. Visitors may name
+    local folders only inside `model_dirs` (``$MARATHI_PRUNE_MODEL_DIRS``; default: `base_dir` itself).
     """
     assert cache.root.name == "variants", cache.root
     monkeypatch.setenv("MARATHI_PRUNE_HOME", str(cache.root.parent))
     monkeypatch.setenv("MARATHI_PRUNE_DEFAULT_MODEL", str(base_dir))
-    monkeypatch.setenv("MAHANEWS_DIR", str(MAHANEWS_DIR))
+    monkeypatch.setenv(MODEL_DIRS_ENV, str(model_dirs or base_dir))
+    monkeypatch.setenv("MARATHI_PRUNE_BUNDLED", str(bundled or cache.root.parent / "no-bundled-variants"))
+    if mahanews is None:
+        monkeypatch.delenv("MAHANEWS_DIR", raising=False)
+    else:
+        monkeypatch.setenv("MAHANEWS_DIR", str(mahanews))
     monkeypatch.setattr(jobs, "TRAIN_THREADS", 1)  # the CI box is small and busy
     if "app" in sys.modules:
         return importlib.reload(sys.modules["app"])
     return importlib.import_module("app")
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory, tokenizer) -> Path:
+    """The operator's model folder for launched apps ($MARATHI_PRUNE_MODEL_DIRS): a 2-layer tiny base, ``tiny-2l``."""
+    root = tmp_path_factory.mktemp("allowed-models")
+    make_tiny_bert(len(tokenizer), layers=2).save_pretrained(root / "tiny-2l")
+    tokenizer.save_pretrained(root / "tiny-2l")
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -70,16 +95,46 @@ def app_cache(tmp_path_factory, variant_cache) -> VariantCache:
     return VariantCache(root)
 
 
+@pytest.fixture(scope="session")
+def bundled_variants(tmp_path_factory, tokenizer, tiny_base_dir, variant_cache) -> Path:
+    """A tiny bundled folder made by ``build_bundle``: full (4 layers), pruned to 2 and scratch 2-layer.
+
+    Only the middle strategy competes (``test_bundle`` covers the choice among all six), so the full and
+    pruned runs come from `variant_cache` and only the scratch model is fine-tuned here.
+    """
+    from pruning import bundle
+
+    root = tmp_path_factory.mktemp("bundle")
+    scratch = root / "tiny-scratch-2l"
+    make_tiny_bert(len(tokenizer), layers=2, seed=1).save_pretrained(scratch)
+    tokenizer.save_pretrained(scratch)
+    runs = VariantCache(root / "runs")
+    shutil.copytree(variant_cache.root, runs.root)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bundle, "PRUNE_STRATEGIES", ["middle"])
+        bundle.build_bundle(
+            root / "variants",
+            teacher=str(tiny_base_dir),
+            scratch={2: str(scratch)},
+            keeps=(2,),
+            finetune=TINY_TRAIN,
+            cache=runs,
+            data_dir=str(MAHANEWS_DIR),
+            command="pytest",
+        )
+    return root / "variants"
+
+
 @pytest.fixture(scope="module")
 def registry(variant_cache) -> ModelRegistry:
     return ModelRegistry(variant_cache)
 
 
 @pytest.fixture(scope="module")
-def launched_app(app_cache, tiny_base_dir) -> Iterator[tuple[object, str]]:
+def launched_app(app_cache, tiny_base_dir, model_dirs) -> Iterator[tuple[object, str]]:
     """app.py imported against `app_cache` and launched without blocking: (module, url)."""
     with pytest.MonkeyPatch.context() as mp:
-        app = import_app(mp, app_cache, tiny_base_dir)
+        app = import_app(mp, app_cache, tiny_base_dir, model_dirs=model_dirs)
         port = free_port()
         app.demo.launch(**app.LAUNCH_KWARGS, prevent_thread_lock=True, server_port=port, quiet=True)
         try:

@@ -83,3 +83,52 @@ def test_browser_compare_lists_cache_and_paper_rows(page):
     )
     page.wait_for_timeout(1500)  # let plotly finish drawing for the screenshot
     page.screenshot(path=ARTIFACTS / "03-compare.png", full_page=True)
+
+
+def test_browser_shallow_catalog_base_resizes_the_layer_controls(page):
+    """Issue 11: a 2-layer base used to keep toggles 0..3 and fail with 'Value: 2 is not in the list of choices'."""
+    page.get_by_role("tab", name="① Prune & fine-tune").click()
+    base = page.locator("#base-model input")
+    base.fill("offline-smaller")
+    base.press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#stack-picture .stack-title')?.innerText.endsWith('of 2 layers kept')"
+    )
+    strategy = page.locator("#strategy input")
+    strategy.fill("custom")
+    strategy.press("Enter")
+    toggles = page.locator("#custom-layers input[type=checkbox]")
+    toggles.first.wait_for(state="visible")
+    assert toggles.count() == 2
+    toggles.nth(1).check()
+    page.wait_for_function(
+        "document.querySelector('#stack-picture .stack-title')?.innerText.endsWith('2 of 2 layers kept')"
+    )
+    errors = page.locator(".toast-body.error").all_inner_texts()
+    assert not errors, errors
+    page.screenshot(path=ARTIFACTS / "04-shallow-base.png", full_page=True)
+
+
+def test_browser_reload_shows_the_running_finetune_and_cancel_ends_it(page, monkeypatch):
+    """Issue 11: closing or reloading the tab no longer cancels a fine-tune; Cancel ends in 'Cancelled'."""
+    import time
+
+    from pruning.app import jobs
+
+    real = jobs.build_variant
+
+    def slow(*args, on_event=None, **kwargs):  # 0.3 s a step: time to reload while it runs
+        return real(*args, on_event=lambda e: (time.sleep(0.3 if e.kind == "step" else 0), on_event(e)), **kwargs)
+
+    monkeypatch.setattr(jobs, "build_variant", slow)
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector(".stack-picture svg")
+    page.locator("#train-samples input").fill("352")
+    page.get_by_role("button", name="Fine-tune", exact=True).click()
+    status = "(document.querySelector('#finetune-status')?.innerText ?? '')"
+    page.wait_for_function(f"{status}.includes('Fine-tuning')")
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_function(f"{status}.includes('Fine-tuning') && {status}.includes('left')")  # the same job, live
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    page.wait_for_function(f"{status}.startsWith('Cancelled after step')", timeout=15_000)
+    page.screenshot(path=ARTIFACTS / "05-reload-cancel.png", full_page=True)

@@ -109,3 +109,25 @@ def test_sweep_and_benchmark_rows_say_where_they_came_from(tmp_path):
         "seq_len": 64,
     }
     assert figures.latency_layers_figure([bench_row]).data[0].name.endswith("random weights (latency only)")
+
+
+def test_reduced_data_runs_form_their_own_series_never_averaged_with_full_data():
+    def record(name, accuracy, samples):
+        return {
+            "name": name,
+            "base_model": "m",
+            "plan": {"strategy": "middle", "keep": 2, "num_layers": 4, "kept": [0, 3]},
+            "finetune_config": {"dataset": "SHC", "max_train_samples": samples, "seed": 0},
+            "test_metrics": {"accuracy": accuracy},
+            "data_report": {"split_rows": {"train": 1900}},
+        }
+
+    records = [record("quick", 0.2, 64), record("capped-above-size", 0.7, 5000), record("full", 0.8, None)]
+    rows = compare.cache_rows(records, set(), {})
+    assert [r["training texts"] for r in rows] == ["64", "all", "all"]
+    fig = figures.accuracy_layers_figure(compare.compare_table(rows, "SHC"), "SHC")
+    traces = {t.name: list(t.y) for t in fig.data}
+    assert traces == {"m · middle": [75.0], "m · middle · 64 training texts": [20.0]}
+    pareto_rows = [{**r, "latency ms": 1.0} for r in rows]
+    names = {t.name for t in figures.pareto_figure(compare.compare_table(pareto_rows, "SHC"), "SHC").data}
+    assert {"pruned", "pruned · 64 training texts"} <= names

@@ -25,8 +25,13 @@ def test_app_classify_returns_labels_and_latency(app_client):
     result = app_client.predict(HEADLINE, [], api_name="/classify")
     first_label, first_info = result[0], result[1]
     assert _label(first_label) in LABELS and len(first_label["value"]["confidences"]) == 5
-    assert " ms" in first_info["value"] and "cpu" in first_info["value"]
-    assert result[4]["visible"] is False and result[-1] == ""  # unused slots hidden, no notices
+    assert " ms" in first_info["value"] and "ORT INT8" in first_info["value"]
+    assert result[4]["visible"] is False and result[-3] == ""  # unused slots hidden, no notices
+    answer = result[-1]  # the same result as JSON: every variant on every CPU backend
+    assert answer["device"].startswith("cpu") and answer["backends"] == ["torch", "onnx", "onnx-int8"]
+    assert all(
+        r["label"] in LABELS and r["median_ms"] > 0 for p in answer["predictions"] for r in p["results"].values()
+    )
 
 
 def test_app_bad_input_gets_a_message_and_the_app_keeps_serving(app_client, tiny_base_dir):

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from models import CATALOG, HubUnreachableError
 from pruning import PruneConfig, prune_layers, select_layers
-from pruning.app import panel
+from pruning.app import bases, panel, wording
 from pruning.app.compare import load_benchmark_rows
 from pruning.app.figures import latency_layers_figure
 from pruning.app.registry import BaseSummary, anatomy_of
@@ -96,14 +97,42 @@ def test_panel_view_resolves_the_base_once_and_turns_problems_into_messages():
         calls.append(name)
         return _tiny(name)
 
-    view, figure = panel.panel_view(lookup, "tiny", "top", 2, None)
-    assert calls == ["tiny"] and view.plan.kept == [0, 1] and "Keeping 2 of 4" in view.stats_markdown
+    view, figure = panel.panel_view(lookup, "someone/tiny", "top", 2, None)
+    assert calls == ["someone/tiny"] and view.plan.kept == [0, 1] and "Keeping 2 of 4" in view.stats_markdown
     assert "not available" in figure.layout.annotations[0].text  # no scores: the chart says so
     view, _ = panel.panel_view(lookup, "  ", "top", 2, None)
-    assert view.error == PICK_A_BASE and calls == ["tiny"]
+    assert view.error == PICK_A_BASE and calls == ["someone/tiny"]
 
     def broken(name):
-        raise OSError("no such folder")
+        raise OSError("no such model on the Hub at /srv/secret/path")
 
-    view, _ = panel.panel_view(broken, "nowhere", "top", 2, None)
-    assert view.plan is None and "Could not load nowhere: no such folder" in view.error
+    view, _ = panel.panel_view(broken, "someone/nowhere", "top", 2, None)
+    assert view.plan is None and view.error == wording.HUB_MISS and "/srv" not in view.stack_html
+
+
+def test_panel_view_draws_a_catalog_model_it_cannot_load_from_the_catalog_depth():
+    def hub_down(name):
+        raise HubUnreachableError("hub down, see /root/.cache/huggingface")
+
+    for name in CATALOG:
+        view, _ = panel.panel_view(hub_down, name, "top", 1, None)
+        assert view.plan is not None and view.plan.num_layers == CATALOG[name].num_layers, name
+        assert (
+            f'data-dropped="{CATALOG[name].num_layers - 1}"' in view.stack_html and "/root" not in view.stats_markdown
+        )
+    view, _ = panel.panel_view(hub_down, "mahabert-smaller", "custom", None, [0, 1])
+    assert view.plan.kept == [0, 1]
+
+
+def test_panel_view_refuses_paths_outside_the_model_dirs_with_one_message(tmp_path, monkeypatch):
+    monkeypatch.setenv(bases.MODEL_DIRS_ENV, str(tmp_path / "allowed"))
+    monkeypatch.delenv(bases.DEFAULT_MODEL_ENV, raising=False)
+    outside = tmp_path / "outside-model"
+    outside.mkdir()
+    (outside / "config.json").write_text("{}")
+    looked = []
+    errors = set()
+    for name in ("/root/.ssh", "/etc/shadow", "qwertyuiop", "/no/such/dir", str(outside), "../../etc", "~/.ssh"):
+        view, _ = panel.panel_view(looked.append, name, "top", 2, None)
+        errors.add(view.error)
+    assert errors == {bases.NOT_ALLOWED} and looked == []  # nothing was looked up

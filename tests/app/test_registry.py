@@ -6,6 +6,7 @@ import threading
 
 from pruning.app.classify import classify_text
 from pruning.app.registry import ModelRegistry
+from pruning.app.startup import load_examples
 from tests.app.conftest import HEADLINE
 
 
@@ -44,3 +45,23 @@ def test_mark_built_is_what_compare_calls_this_run(variant_cache):
     registry = ModelRegistry(variant_cache)
     registry.mark_built("v1")
     assert registry.built_this_run == {"v1"}
+
+
+def test_calibration_uses_dev_headlines_when_mahanews_is_at_hand(variant_cache):
+    texts = ModelRegistry(variant_cache).calibration()
+    assert len(texts.texts) == 128 and texts.note == ""
+
+
+def test_base_summary_scores_on_the_demo_headlines_without_data_and_says_so(
+    variant_cache, tiny_base_dir, monkeypatch, tmp_path
+):
+    from pruning import data
+
+    monkeypatch.delenv("MAHANEWS_DIR")
+    monkeypatch.setattr(data, "SIBLING_DIR", tmp_path / "nothing")
+    monkeypatch.setattr(data, "_download", lambda name, split: None)
+    summary = ModelRegistry(variant_cache).base_summary(str(tiny_base_dir))
+    examples = load_examples()
+    assert summary.scores is not None and summary.scores.num_texts == len(examples) == 8
+    assert "8 demo headlines" in summary.scores_note and "MAHANEWS_DIR" in summary.scores_note
+    assert str(tmp_path) not in summary.scores_note

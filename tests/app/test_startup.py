@@ -21,3 +21,10 @@ def test_pick_default_model_takes_the_first_that_loads_and_says_why_others_did_n
     name, problems = startup.pick_default_model(load, env={"MARATHI_PRUNE_DEFAULT_MODEL": "mine"})
     assert name == "offline-small"
     assert problems[:2] == ["mine: mine is not built", "offline-teacher: offline-teacher is not built"]
+
+
+def test_bundled_dir_is_models_variants_unless_the_environment_says_otherwise(tmp_path):
+    from models import BUNDLED_DIR
+
+    assert startup.bundled_dir({}) == BUNDLED_DIR
+    assert startup.bundled_dir({"MARATHI_PRUNE_BUNDLED": str(tmp_path)}) == tmp_path

@@ -58,3 +58,27 @@ def test_sweep_temp_removes_only_old_leftovers(tmp_path):
     os.utime(old, (0, 0))
     assert store.sweep_temp(tmp_path, older_than_s=3600) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-new", "variant"]
+
+
+def test_home_prefers_a_space_persistent_storage_but_not_over_the_environment(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setattr(store, "SPACE_DATA", data)
+    monkeypatch.setattr(store.os.path, "ismount", lambda path: os.fspath(path) == os.fspath(data))
+    monkeypatch.delenv("MARATHI_PRUNE_HOME", raising=False)
+    assert store.home() == data / "marathi-prune"
+    assert store.cache_dir("variants") == data / "marathi-prune" / "variants"
+    monkeypatch.setenv("MARATHI_PRUNE_HOME", str(tmp_path / "mine"))
+    assert store.home() == tmp_path / "mine"
+
+
+def test_home_ignores_data_that_is_not_a_writable_mount(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setattr(store, "SPACE_DATA", data)
+    monkeypatch.delenv("MARATHI_PRUNE_HOME", raising=False)
+    assert store.persistent_storage() is None  # a plain folder is not a Space's storage
+    monkeypatch.setattr(store.os.path, "ismount", lambda path: True)
+    monkeypatch.setattr(store.os, "access", lambda path, mode: False)
+    assert store.persistent_storage() is None
+    assert store.home().parts[-2:] == (".cache", "marathi-prune")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pruning.speed.report_markdown import add_speedups, markdown_report, target_checks
+from pathlib import Path
+
+from pruning.speed.report_markdown import NO_GPU_LINE, add_speedups, markdown_report, target_checks
 
 from .rows import rows as _rows
 
@@ -62,3 +64,13 @@ def test_markdown_report_with_agreement_rows():
     text = markdown_report(rows, agreement, _meta([]))
     assert "- teacher-k6 (6 layers, fine-tuned): 99.58% of 239 MahaNews SHC headlines keep their label" in text
     assert "ok: max abs dlogit 8.9e-02, labels kept 99.6%" in text
+
+
+def test_markdown_report_says_gpu_rows_are_not_measured_until_there_are_some():
+    rows = add_speedups(_rows())
+    meta = _meta(target_checks(rows, base="base"))
+    header = markdown_report(rows, [], meta).split("## Batch")[0]
+    assert f"- {NO_GPU_LINE}\n" in header and "not measured on GPU yet" in NO_GPU_LINE
+    cuda = [dict(r, device="cuda") for r in rows[:1]]
+    assert NO_GPU_LINE not in markdown_report(rows + cuda, [], meta)
+    assert NO_GPU_LINE in (Path(__file__).resolve().parents[2] / "assets" / "benchmark.md").read_text(encoding="utf-8")
