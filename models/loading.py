@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,14 @@ OFFLINE_HINT = (
     "Use an offline model instead ({offline}), a local folder with a saved model, or a machine whose "
     "Hugging Face cache (HF_HOME) already holds this model."
 )
+
+
+# transformers builds models under process-wide switches (skipped weight init, weight tying, default
+# device); a `from_pretrained` in one thread changes models constructed at the same time in another
+# (measured: BertForMaskedLM got 44 parameters instead of 42 while another thread loaded a variant).
+# Every model construction in the library holds this lock, so a fine-tune job, a warm-up and a
+# classify request can load models at the same time in one app process.
+MODEL_INIT_LOCK = threading.RLock()
 
 
 class HubUnreachableError(ConnectionError):
@@ -169,9 +178,10 @@ def _cached_commit(source: str, revision: str) -> str:
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     """The model's tokenizer (fast version), loaded once per process."""
     source, _, is_local = resolve_source(name_or_path)
-    if is_local:
-        return AutoTokenizer.from_pretrained(source)
-    return _from_hub(AutoTokenizer.from_pretrained, source)
+    with MODEL_INIT_LOCK:
+        if is_local:
+            return AutoTokenizer.from_pretrained(source)
+        return _from_hub(AutoTokenizer.from_pretrained, source)
 
 
 def load_classifier(
@@ -199,6 +209,17 @@ def load_classifier(
     kwargs: dict = {"num_labels": num_labels, "dtype": torch.float32}
     if id2label:
         kwargs |= {"id2label": dict(id2label), "label2id": {v: k for k, v in id2label.items()}}
+    with MODEL_INIT_LOCK:
+        model, rev = _load(source, spec, is_local, revision, kwargs)
+    tokenizer = load_tokenizer(name_or_path)
+    fine_tuned = bool(getattr(model.config, "finetuned_on", None))
+    weights = "fine-tuned" if fine_tuned else getattr(model.config, "weights", None) or "pretrained"
+    model.eval()
+    return LoadedModel(model, tokenizer, source, spec, rev, weights)
+
+
+def _load(source: str, spec: ModelSpec | None, is_local: bool, revision: str, kwargs: dict) -> tuple[nn.Module, str]:
+    """The model and its revision key, by kind (random control, local folder, Hub)."""
     if spec is not None and spec.kind == "random":
         config = AutoConfig.from_pretrained(source, **{k: v for k, v in kwargs.items() if k != "dtype"})
         with torch.random.fork_rng():
@@ -212,11 +233,7 @@ def load_classifier(
     else:
         model = _from_hub(AutoModelForSequenceClassification.from_pretrained, source, revision=revision, **kwargs)
         rev = getattr(model.config, "_commit_hash", None) or _cached_commit(source, revision)
-    tokenizer = load_tokenizer(name_or_path)
-    fine_tuned = bool(getattr(model.config, "finetuned_on", None))
-    weights = "fine-tuned" if fine_tuned else getattr(model.config, "weights", None) or "pretrained"
-    model.eval()
-    return LoadedModel(model, tokenizer, source, spec, rev, weights)
+    return model, rev
 
 
 def random_classifier(spec_or_name: ModelSpec | str, num_labels: int = 12) -> nn.Module:
@@ -224,4 +241,5 @@ def random_classifier(spec_or_name: ModelSpec | str, num_labels: int = 12) -> nn
     spec = spec_or_name if isinstance(spec_or_name, ModelSpec) else CATALOG[spec_or_name]
     config = BertConfig(**spec.bert_config_kwargs(), num_labels=num_labels)
     config.weights = "random-weights"
-    return BertForSequenceClassification(config).eval()
+    with MODEL_INIT_LOCK:
+        return BertForSequenceClassification(config).eval()

@@ -22,6 +22,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from models.catalog import BUNDLED_DIR
+from models.loading import MODEL_INIT_LOCK
 from models.store import atomic_dir, atomic_write_json
 
 from .cache import RECORD_FILE, VariantCache, file_manifest
@@ -143,8 +144,9 @@ def _write(variant: Variant, out: Path, provenance: dict, data, train: FinetuneC
         record["weights_dtype"] = "float16"
         atomic_write_json(tmp / RECORD_FILE, record)
         # Measure what ships: the fp16 weights loaded back as fp32, as the app will use them.
-        reloaded = AutoModelForSequenceClassification.from_pretrained(tmp, dtype=torch.float32).eval()
-        tokenizer = AutoTokenizer.from_pretrained(tmp)
+        with MODEL_INIT_LOCK:
+            reloaded = AutoModelForSequenceClassification.from_pretrained(tmp, dtype=torch.float32).eval()
+            tokenizer = AutoTokenizer.from_pretrained(tmp)
         max_length = train.max_length_for(reloaded)
         for split, field in (("validation", "dev_metrics"), ("test", "test_metrics")):
             record[field] = evaluate_model(reloaded, tokenizer, data[split], max_length=max_length)

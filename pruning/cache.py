@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.loading import MODEL_INIT_LOCK
 from models.store import TMP_PREFIX, atomic_dir, atomic_write_json, cache_dir, slug, sweep_temp
 
 logger = logging.getLogger(__name__)
@@ -271,8 +272,9 @@ class VariantCache:
         path = self._existing(key_or_name) if isinstance(key_or_name, VariantKey) else self.find(key_or_name)
         record = self.read_record(path)
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).eval()
-            tokenizer = AutoTokenizer.from_pretrained(path)
+            with MODEL_INIT_LOCK:  # see models.loading: model construction is not thread-safe
+                model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32).eval()
+                tokenizer = AutoTokenizer.from_pretrained(path)
         except Exception as exc:  # safetensors, torch and tokenizers each raise their own types on bad bytes
             raise CacheEntryError(f"{path.name} is damaged and could not be loaded; delete or rebuild it") from exc
         return model, tokenizer, record

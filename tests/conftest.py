@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,19 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MARATHI_PRUNE_HOME", str(home))
     monkeypatch.setenv("MAHANEWS_DIR", str(MAHANEWS_DIR))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _background_loads_finish():
+    """An app imported by a test warms up (loads models) in a thread; let it end before the next test.
+
+    transformers' model construction is not thread-safe (see models.loading.MODEL_INIT_LOCK): a warm-up
+    still loading would change the models the next test builds.
+    """
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "warm-up" and thread.is_alive():
+            thread.join(timeout=600)
 
 
 @pytest.fixture(scope="session")

@@ -192,6 +192,7 @@ class ModelRegistry:
         self._misc: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
+        self.warm_up_thread: threading.Thread | None = None  # start-up loading, joinable by tests
 
     def _once(self, store: dict, key: str, loader: Callable[[], Any], limit: int | None = None) -> Any:
         with self._lock:
@@ -287,7 +288,8 @@ class ModelRegistry:
         needs it to report. Not a daemon thread: one killed mid-export at interpreter exit aborts the process.
         """
         if background:
-            threading.Thread(target=self.warm_up, args=(names, backends), name="warm-up").start()
+            self.warm_up_thread = threading.Thread(target=self.warm_up, args=(names, backends), name="warm-up")
+            self.warm_up_thread.start()
             return
         for name in names:
             for backend in backends:

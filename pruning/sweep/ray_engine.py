@@ -301,25 +301,32 @@ class _TrialName:
 
 
 def _progress_callback(tune, total: int):
-    """A driver-side bar over trials: done / running / queued (and failed, if any)."""
+    """A driver-side bar over trials: done / running / queued (and failed or stopped, if any)."""
+
+    def state(trial) -> str:
+        if trial.status == "TERMINATED":  # finished, or stopped before it could (no result then)
+            return "done" if "variant" in (trial.last_result or {}) else "stopped"
+        return {"RUNNING": "running", "ERROR": "failed"}.get(trial.status, "queued")
 
     class Progress(tune.Callback):
         def __init__(self) -> None:
             self.bar = None
-            self.shown: tuple = ()
+            self.shown: dict = {}
 
         def on_step_end(self, iteration: int, trials: list, **info) -> None:
-            counts = Counter(t.status for t in trials)
-            done, running, failed = counts["TERMINATED"], counts["RUNNING"], counts["ERROR"]
-            state = (done, running, failed)
-            if state == self.shown:
+            counts = Counter(state(t) for t in trials)
+            shown = {
+                "running": counts["running"],
+                "queued": total - sum(counts.values()) + counts["queued"],  # Tune creates trials lazily
+                **{k: counts[k] for k in ("failed", "stopped") if counts[k]},
+            }
+            if shown == self.shown and self.bar is not None:
                 return
             if self.bar is None:
                 self.bar = tqdm(total=total, desc="sweep (ray)", unit="variant")
-            self.shown = state
-            self.bar.n = done + failed
-            postfix = {"running": running, "queued": total - done - running - failed}
-            self.bar.set_postfix(postfix | ({"failed": failed} if failed else {}), refresh=True)
+            self.shown = shown
+            self.bar.n = counts["done"]
+            self.bar.set_postfix(shown, refresh=True)
 
         def on_experiment_end(self, trials: list, **info) -> None:
             self.on_step_end(0, trials)
@@ -340,25 +347,34 @@ def _stopper(tune, should_stop: Callable[[], bool] | None):
     return StopWhenAsked()
 
 
-class _DropRestoreHint(logging.Filter):
-    """Tune's 'resume with Tuner.restore' advice is wrong here: a sweep resumes by running it again."""
+class _DropStopNoise(logging.Filter):
+    """Drops what Tune logs about a stopped sweep: its 'resume with Tuner.restore' advice is wrong here (a sweep
+    resumes by running it again) and the trials that never started have, of course, no metrics."""
+
+    NOISE = ("Tuner.restore", "Trials did not complete", "Failed to fetch metrics")
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "Tuner.restore" not in message and "Trials did not complete" not in message
+        return not any(noise in message for noise in self.NOISE)
+
+
+# The loggers _DropStopNoise filters: Tune's run loop and its reader of trial results.
+TUNE_LOGGERS = ("ray.tune.tune", "ray.tune.analysis.experiment_analysis")
 
 
 @contextlib.contextmanager
 def _quiet_tune() -> Iterator[None]:
-    """``TUNE_ENV`` and the restore-hint filter for the duration of one fit, then as they were."""
-    tune_logger, hint = logging.getLogger("ray.tune.tune"), _DropRestoreHint()
+    """``TUNE_ENV`` and ``_DropStopNoise`` for the duration of one fit, then as they were."""
+    loggers, noise = [logging.getLogger(name) for name in TUNE_LOGGERS], _DropStopNoise()
     saved = {name: os.environ.get(name) for name in TUNE_ENV}
     os.environ.update(TUNE_ENV)
-    tune_logger.addFilter(hint)
+    for tune_logger in loggers:
+        tune_logger.addFilter(noise)
     try:
         yield
     finally:
-        tune_logger.removeFilter(hint)
+        for tune_logger in loggers:
+            tune_logger.removeFilter(noise)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
