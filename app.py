@@ -11,7 +11,7 @@ import logging
 
 import gradio as gr
 
-from models import CATALOG, hub_reachable
+from models import CATALOG, bundled_dir, hub_reachable
 from pruning import DATASETS, STRATEGIES, VariantCache
 from pruning.app import (
     BACKEND_LABELS,
@@ -29,7 +29,6 @@ from pruning.app import (
     base_depth,
     browser_id,
     build_comparison,
-    bundled_dir,
     check_base_name,
     classify_text,
     client_key,

@@ -1,6 +1,6 @@
 """Which models the product knows about and how to load them (hub, local folder, offline)."""
 
-from .catalog import BUNDLED_DIR, CATALOG, ModelSpec, get_spec
+from .catalog import BUNDLED_DIR, CATALOG, ModelSpec, bundled_dir, get_spec
 from .loading import HubUnreachableError, LoadedModel, hub_reachable, load_classifier, load_tokenizer, resolve_source
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "HubUnreachableError",
     "LoadedModel",
     "ModelSpec",
+    "bundled_dir",
     "get_spec",
     "hub_reachable",
     "load_classifier",

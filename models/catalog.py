@@ -12,12 +12,20 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 OFFLINE_DIR = Path(__file__).resolve().parent / "offline"
 # Fine-tuned variants of the offline family that ship with the repository (read-only; `make variants`).
 BUNDLED_DIR = Path(__file__).resolve().parent / "variants"
+BUNDLED_ENV = "MARATHI_PRUNE_BUNDLED"
+
+
+def bundled_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """The read-only folder of ready-made variants: ``$MARATHI_PRUNE_BUNDLED``, else ``models/variants``."""
+    return Path(env.get(BUNDLED_ENV) or BUNDLED_DIR).expanduser()
 
 
 @dataclass(frozen=True)

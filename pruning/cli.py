@@ -185,9 +185,9 @@ def cmd_evaluate(args) -> int:
 
 def _cache(args) -> VariantCache:
     """The user's variant cache plus the read-only variants that ship with the project."""
-    from models import BUNDLED_DIR
+    from models import bundled_dir
 
-    return VariantCache(args.cache_dir, bundled=BUNDLED_DIR)
+    return VariantCache(args.cache_dir, bundled=bundled_dir())
 
 
 def _model_name(name: str) -> str:

@@ -27,6 +27,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     """Per-test cache locations so tests never read each other's (or the user's) variants."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("MARATHI_PRUNE_HOME", str(home))
+    monkeypatch.setenv("MARATHI_PRUNE_BUNDLED", str(home / "no-bundled-variants"))  # tests opt in to bundles
     monkeypatch.setenv("MAHANEWS_DIR", str(MAHANEWS_DIR))
     yield
 

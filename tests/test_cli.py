@@ -45,7 +45,10 @@ def test_cli_plan_reads_depth_from_a_model_folder(capsys, tiny_base_dir):
         (["plan", "--layers", "12", "--strategy", "shuffle", "--keep", "3"], "invalid choice: 'shuffle'"),
         (["plan", "--layers", "12", "--strategy", "custom", "--layers-kept", "1,1"], "more than once"),
         (["plan", "--layers", "12", "--strategy", "custom", "--layers-kept", "0,12"], "out of range"),
-        (["evaluate", "--model", "nope", "--dataset", "SHC"], "no cached variant or catalog model named 'nope'.*offline"),
+        (
+            ["evaluate", "--model", "nope", "--dataset", "SHC"],
+            "no cached variant or catalog model named 'nope'.*offline",
+        ),
         (["finetune", "--model", "offline-none"], "no cached variant or catalog model named 'offline-none'"),
         (["finetune", "--model", "someone/not-cached"], "Hub cannot be reached.*offline-teacher"),
         (["evaluate", "--model", "/does/not/exist"], "no model folder at /does/not/exist"),
@@ -171,7 +174,9 @@ def test_cli_scores_missing_texts_file_is_one_line(capsys, tmp_path):
 
 def test_cli_unknown_variant_name_is_not_reported_as_hub_trouble(capsys):
     code, _, err = run_cli(capsys, "evaluate", "--model", "my-variant")
-    assert code == 2 and "no cached variant or catalog model named 'my-variant'" in err and "cannot be reached" not in err
+    assert (
+        code == 2 and "no cached variant or catalog model named 'my-variant'" in err and "cannot be reached" not in err
+    )
 
 
 def test_cli_cache_verify_and_evaluate_on_a_truncated_variant(capsys, tmp_path, tokenizer):

@@ -93,3 +93,21 @@ def test_summarise_reports_mean_and_spread():
     # 95% t-interval over 2 seeds: t(0.975, 1) = 12.71 times the standard error 0.1
     assert summary.test_accuracy_ci95[0] == pytest.approx(1.2706, 1e-3)
     assert "60.0 ± 127.1" in to_markdown(summary)
+
+
+def test_variant_depends_on_its_seed_not_on_what_the_process_ran_before(tokenizer, tmp_path):
+    """What lets a sweep resume on either engine: the new head is drawn from the fine-tuning seed."""
+    import torch
+
+    from pruning import FinetuneConfig, VariantCache, build_variant
+
+    base = tmp_path / "headless"  # a pretrained encoder without a classifier, like the offline and hub models
+    make_tiny_bert(len(tokenizer), layers=2).bert.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    train = FinetuneConfig(epochs=1, learning_rate=1e-3, max_train_samples=32, max_eval_samples=32, seed=5)
+    states = []
+    for before in (1, 2):  # a different global RNG state, as after other cells or in a fresh Ray worker
+        torch.manual_seed(before)
+        variant = build_variant(str(base), None, train, cache=VariantCache(tmp_path / str(before)))
+        states.append(variant.model.state_dict())
+    assert all(torch.equal(states[0][name], states[1][name]) for name in states[0])

@@ -49,7 +49,7 @@ from .jobs import FinetuneJob, JobBoard, JobRefused, browser_id, client_key
 from .panel import PanelSetting, finetune_config, panel_view, read_panel
 from .registry import CLASSIFY_CONCURRENCY, BaseSummary, ModelRegistry
 from .stack import STACK_CSS
-from .startup import bundled_dir, load_examples, pick_default_model, startup_banner
+from .startup import load_examples, pick_default_model, startup_banner
 from .wording import INTRO, LOAD_ERRORS, no_data_message, scrub_paths, user_message, variant_label
 
 __all__ = [
@@ -77,7 +77,6 @@ __all__ = [
     "browser_id",
     "base_depth",
     "build_comparison",
-    "bundled_dir",
     "check_base_name",
     "classify_text",
     "client_key",

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from models import bundled_dir
 from models.store import atomic_write_json, atomic_write_text
 
 from ..cache import VariantCache
@@ -41,7 +42,7 @@ from ..speed import load_headlines, machine_info, time_callable
 from .backends import BACKEND_LABELS, check_backends
 from .classify import LiveTiming
 from .registry import INFER_THREADS, ModelRegistry, device_label
-from .startup import bundled_dir, load_examples
+from .startup import load_examples
 from .wording import variant_kind
 
 logger = logging.getLogger(__name__)

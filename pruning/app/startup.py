@@ -14,19 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from models import BUNDLED_DIR, CATALOG
+from models import CATALOG
 
 from .wording import LOAD_ERRORS
 
 logger = logging.getLogger(__name__)
 
 EXAMPLES_FILE = Path(__file__).resolve().parents[2] / "assets" / "examples.json"
-BUNDLED_ENV = "MARATHI_PRUNE_BUNDLED"
-
-
-def bundled_dir(env: Mapping[str, str] = os.environ) -> Path:
-    """The read-only folder of ready-made variants: $MARATHI_PRUNE_BUNDLED, else ``models/variants``."""
-    return Path(env.get(BUNDLED_ENV) or BUNDLED_DIR).expanduser()
 
 
 def pick_default_model(load: Callable[[str], Any], env: Mapping[str, str] = os.environ) -> tuple[str | None, list[str]]:

@@ -20,8 +20,9 @@ Data travels through the object store: the driver loads and cleans each dataset 
 letting each worker load the files because (1) workers need neither the CSVs nor network access (the
 official files come from GitHub, and cluster nodes often have no egress); (2) every trial trains and tests
 on the driver's exact splits, including the stratified split the loader makes when a file is missing, so
-results match the local engine's; (3) cleaning runs once, not once per trial; (4) the splits are small
-(a few MB for SHC, tens for LDC), far below the object store's size.
+results match the local engine's; (3) cleaning runs once, not once per trial; (4) the splits are small:
+the offline SHC splits pickle to 0.5 MB and LPC's to 3.5 MB (the official files are about ten times that,
+LDC more), and Ray spills what does not fit in the object store to disk.
 
 On a cluster the cache folder must be one that the driver and every node see (NFS, a KubeRay volume): the
 driver checks that it can read each variant a trial reports, and says how to fix it when it cannot.
@@ -68,7 +69,11 @@ Job = tuple[str, PruneConfig | None, FinetuneConfig]  # what build_variant takes
 
 @dataclass
 class RayConfig(_Config):
-    """Where the trials run and what each one reserves. None of it changes a variant's weights or key.
+    """Where the trials run and what each one reserves. None of it is part of a variant's cache key.
+
+    The torch thread count (``cpus_per_trial``) can move a result by floating-point rounding: the smoke preset
+    with 1 thread per trial differs from the local engine's 2 threads by one test headline in one variant, and
+    matches it exactly with ``cpus_per_trial=2``.
 
     Args:
         address (str, optional): join an existing cluster (``"auto"`` on a node started with ``ray start``,
@@ -182,6 +187,7 @@ def _init(ray, config: RayConfig) -> None:
         ray.init(address=config.address, runtime_env=runtime_env, logging_level=logging.WARNING)
         return
     ray.init(
+        address="local",  # a new instance, even where `ray start` or $RAY_ADDRESS points at a cluster
         num_cpus=config.local_cpus or available_cpus(),
         object_store_memory=config.object_store_mb * 2**20,
         include_dashboard=False,

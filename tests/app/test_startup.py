@@ -24,7 +24,7 @@ def test_pick_default_model_takes_the_first_that_loads_and_says_why_others_did_n
 
 
 def test_bundled_dir_is_models_variants_unless_the_environment_says_otherwise(tmp_path):
-    from models import BUNDLED_DIR
+    from models import BUNDLED_DIR, bundled_dir
 
-    assert startup.bundled_dir({}) == BUNDLED_DIR
-    assert startup.bundled_dir({"MARATHI_PRUNE_BUNDLED": str(tmp_path)}) == tmp_path
+    assert bundled_dir({}) == BUNDLED_DIR
+    assert bundled_dir({"MARATHI_PRUNE_BUNDLED": str(tmp_path)}) == tmp_path

@@ -30,7 +30,13 @@ def local_ray():
     """A small local Ray instance: 2 CPUs, 200 MB object store, no dashboard; shut down after the module."""
     ray = pytest.importorskip("ray", reason=f"Ray is not installed ({INSTALL_HINT}); CI installs it")
     pytest.importorskip("ray.tune", reason=f"Ray Tune is not installed ({INSTALL_HINT})")
-    ray.init(num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False, logging_level=logging.WARNING)
+    ray.init(
+        address="local",  # never a cluster that `ray start` left running on this machine
+        num_cpus=2,
+        object_store_memory=200 * 2**20,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+    )
     yield ray
     ray.shutdown()
 
