@@ -40,7 +40,11 @@ def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
 
 
 def importance_figure(scores: LayerScores | None, plan: LayerPlan | None, note: str = "") -> go.Figure:
-    """Horizontal bars, layer 1 at the bottom like the stack: 1 − cos(input, output) of [CLS] per layer."""
+    """Horizontal bars, layer 1 at the bottom like the stack: 1 − cos(input, output) of [CLS] per layer.
+
+    ``note`` says where the calibration text came from when it is not the dev split (offline: the demo
+    headlines) and replaces the default "On N dev headlines." subtitle.
+    """
     title = "Layer importance"
     if scores is None:
         return empty_figure(title, note or "Importance scores are not available for this model.")
@@ -63,8 +67,9 @@ def importance_figure(scores: LayerScores | None, plan: LayerPlan | None, note: 
         )
     fig.update_layout(
         title={
-            "text": f"{title}<br><sup>1 − cosine(layer input, output) of [CLS] on {scores.num_texts} dev "
-            "headlines; higher = changes more</sup>"
+            "text": f"{title}<br><sup>1 − cosine(layer input, output) of [CLS]; higher = changes more. "
+            + (note or f"On {scores.num_texts} dev headlines.")
+            + "</sup>"
         },
         height=max(320, 28 * n + 120),
         barmode="overlay",

@@ -24,3 +24,10 @@ def test_importance_scores_figure_follows_the_plan():
     fig = figures.importance_figure(scores, select_layers("contribution", 4, keep=2, scores=scores.cls))
     kept, dropped = fig.data
     assert list(kept.y) == ["Layer 2", "Layer 3"] and list(dropped.y) == ["Layer 1", "Layer 4"]
+
+
+def test_importance_figure_says_where_its_text_came_from():
+    scores = LayerScores(cls=[0.9, 0.5], mean=[0.9] * 2, num_texts=8, model_fingerprint="x", texts_fingerprint="y")
+    assert "On 8 dev headlines." in figures.importance_figure(scores, None).layout.title.text
+    offline = figures.importance_figure(scores, None, note="Scored on the 8 demo headlines (no MahaNews data here).")
+    assert "demo headlines" in offline.layout.title.text and "dev headlines" not in offline.layout.title.text
