@@ -82,6 +82,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     mode.add_argument("--pack", type=Path, metavar="DIR", help="write a compact, self-contained copy of the run")
     mode.add_argument("--unpack", type=Path, metavar="DIR", help="restore a --pack folder into --checkpoint-dir")
     p.add_argument("--force", action="store_true", help="--unpack: replace checkpoints at another step")
+    p.add_argument(
+        "--pack-data",
+        action="store_true",
+        help="--pack: include the tokenised training text (never commit such a pack: it copies the data)",
+    )
     p.add_argument("--max-minutes", type=float, help="stop cleanly and checkpoint after this many minutes")
     p.add_argument("--corpus", help=f"corpus file (default {DEFAULT_CORPUS})")
     p.add_argument("--news-dir", help=f"MahaNews folder (default {DEFAULT_NEWS_DIR})")
@@ -144,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt_root = (args.checkpoint_dir or default_root()).expanduser()
     try:
         if args.pack:
-            manifest = pack_run(ckpt_root, args.pack, names, command=command)
+            manifest = pack_run(ckpt_root, args.pack, names, command=command, data=args.pack_data)
             for name, m in manifest["models"].items():
                 print(f"{name}: step {m['step']} ({m['tokens_seen']:,} tokens) packed -> {args.pack}")
             return 0

@@ -9,7 +9,7 @@ stopped, without ``../shared`` or the MahaNews files::
     README.md                     the same for people, with the commands to resume
     family_config.json            the run's PretrainConfig
     tokenizer/                    the family tokenizer
-    data.pt                       packed training and held-out rows (int16 when the vocabulary allows)
+    data.pt                       only with --pack-data: packed training and held-out rows (int16)
     <folder>/checkpoint.pt        per model: fp32 weights, AdamW moments in bfloat16, scheduler, RNG,
                                   state with its loss history and sessions
 
@@ -93,7 +93,7 @@ def _average_speed(state: dict[str, Any], cfg: PretrainConfig) -> float | None:
 
 
 def pack_run(
-    ckpt_root: Path, pack_dir: Path, names: Sequence[str] | None = None, *, command: str = ""
+    ckpt_root: Path, pack_dir: Path, names: Sequence[str] | None = None, *, command: str = "", data: bool = False
 ) -> dict[str, Any]:
     """Write a compact, self-contained copy of the run in ``ckpt_root`` to ``pack_dir`` (replaced whole).
 
@@ -102,6 +102,9 @@ def pack_run(
         pack_dir: the pack folder (built aside, then swapped in; an older pack there is replaced).
         names: family members to pack (default: all that have a checkpoint).
         command: the command line, recorded in the manifest.
+        data: also pack the tokenised training rows. Off by default: they are a copy of the CC BY-NC-SA
+            corpus and MahaNews text, which must not be committed; a pack without them resumes wherever
+            the corpus is at hand (``../shared``, or a GPU machine that gets it with the work tree).
 
     Returns:
         The manifest.
@@ -138,7 +141,8 @@ def pack_run(
             torch.save(blob, tmp / file)
             manifest["models"][name] = _model_entry(name, blob, file)
             data_info = data_info or blob["state"].get("data_info")
-        manifest["data"] = _pack_data(root / CACHE_DIR, data_info, cfg, tmp / DATA_NAME)
+        if data:
+            manifest["data"] = _pack_data(root / CACHE_DIR, data_info, cfg, tmp / DATA_NAME)
         manifest["files"] = {
             str(p.relative_to(tmp)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
             for p in sorted(tmp.rglob("*"))

@@ -78,6 +78,8 @@ class RayConfig(_Config):
     Args:
         address (str, optional): join an existing cluster (``"auto"`` on a node started with ``ray start``,
             ``"ray://head:10001"`` from outside it); None starts a local instance on this machine's cores.
+            Clusters of Ray 2.60 use token authentication: the driver needs ``RAY_AUTH_MODE=token`` and the
+            cluster's token (``~/.ray/auth_token``).
         cpus_per_trial (float, defaults to 1): CPU cores a trial reserves; also its torch thread count.
         gpus_per_trial (float, defaults to 0): GPUs a trial reserves; a fraction (0.5) packs small models on
             one GPU. With 0 a trial trains on CPU even on a GPU node.
@@ -181,7 +183,8 @@ def _init(ray, config: RayConfig) -> None:
     if config.address:
         runtime_env = {
             "py_modules": [str(ROOT / package) for package in CODE_PACKAGES],
-            "excludes": ["__pycache__", "*.pyc"],
+            # models/variants: the app's bundled fine-tuned variants (50 MB), which trials never read
+            "excludes": ["__pycache__", "*.pyc", "/variants"],
             "env_vars": env,
         }
         ray.init(address=config.address, runtime_env=runtime_env, logging_level=logging.WARNING)

@@ -30,11 +30,11 @@ def test_cli_builds_exports_packs_unpacks_and_resumes(tiny_corpus: Path, tmp_pat
     assert main([*common, *_tiny_flags(tiny_corpus), "--budget-tokens", str(16 * 32 * 4)]) == 0
     assert "smaller: step 4 done=True" in capsys.readouterr().out
     assert (out / "mini-scratch-2l" / "model.safetensors").is_file()
-    assert main(["--checkpoint-dir", str(root), "--pack", str(pack)]) == 0
+    assert main(["--checkpoint-dir", str(root), "--pack", str(pack), "--pack-data"]) == 0
     assert f"smaller: step 4 ({4 * 512:,} tokens) packed -> {pack}" in capsys.readouterr().out
     assert main(["--checkpoint-dir", str(moved), "--unpack", str(pack)]) == 0
     assert "smaller: step 4 restored" in capsys.readouterr().out
-    # On the new machine: no corpus, a larger budget extends the restored run from step 4.
+    # On the new machine: no corpus (the pack carries the data), a larger budget extends the run from step 4.
     extend = ["--checkpoint-dir", str(moved), "--out-dir", str(out), "--models", "smaller", "--quiet"]
     assert main([*extend, "--corpus", str(tmp_path / "gone.txt"), "--budget-tokens", str(16 * 32 * 6)]) == 0
     assert "smaller: step 6 done=True" in capsys.readouterr().out

@@ -26,8 +26,15 @@ def packed_run(tiny_setup, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pr
     shutil.copytree(tok_dir, root / "tokenizer")
     data = prepare_data(short, root / "tokenizer", cache_dir=root / "cache")
     train(short, data, root / "tokenizer", model_dir(root, "smaller"), max_steps_this_call=5)
-    pack_run(root, base / "pack", command="pytest --pack")
+    pack_run(root, base / "pack", command="pytest --pack", data=True)
     return short, root, base / "pack"
+
+
+def test_pack_leaves_the_text_out_unless_asked(packed_run, tmp_path: Path) -> None:
+    _, root, _ = packed_run
+    manifest = pack_run(root, tmp_path / "no-data")  # what gets committed: no copy of the CC BY-NC-SA text
+    assert manifest["data"] is None and not (tmp_path / "no-data" / "data.pt").exists()
+    assert "WITHOUT packed data" in (tmp_path / "no-data" / "README.md").read_text()
 
 
 def test_pack_is_compact_and_self_describing(packed_run) -> None:
