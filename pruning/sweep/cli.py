@@ -36,7 +36,8 @@ def add_sweep_parser(sub) -> None:
     p.add_argument("--data-dir")
     p.add_argument("--cache-dir", help="variant cache; with --address, a folder every node shares")
     p.add_argument(
-        "--output", help="folder for results.csv, summary.md, figures (default assets/sweep; smoke: cache root)"
+        "--output",
+        help="folder for results.csv, summary.md, figures (default assets/sweep; smoke: <cache root>/sweeps/smoke)",
     )
     p.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or ray (a trial per cell)")
     p.add_argument("--address", help="ray: join this cluster ('auto', 'ray://head:10001'); default a local instance")
