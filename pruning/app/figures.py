@@ -67,13 +67,13 @@ def importance_figure(scores: LayerScores | None, plan: LayerPlan | None, note: 
         )
     fig.update_layout(
         title={
-            "text": f"{title}<br><sup>1 − cosine(layer input, output) of [CLS]; higher = changes more. "
+            "text": f"{title}<br><sup>1 − cosine(layer input, output) of [CLS]; higher = changes more.<br>"
             + (note or f"On {scores.num_texts} dev headlines.")
             + "</sup>"
         },
         height=max(320, 28 * n + 120),
         barmode="overlay",
-        margin={"l": 80, "r": 20, "t": 70, "b": 40},
+        margin={"l": 80, "r": 20, "t": 90, "b": 40},
         yaxis={"categoryorder": "array", "categoryarray": [f"Layer {i + 1}" for i in range(n)]},
         xaxis={"title": "change (1 − cos)"},
         legend={"orientation": "h", "y": -0.12},

@@ -64,7 +64,7 @@ NO_VARIANT = (
     "(a variant that is already cached loads instantly), then classify."
 )
 PICK_A_BASE = "Pick a base model above (or type a Hugging Face id such as owner/name)."
-NO_DATA_SCORES = "Scored on the {n} demo headlines (no MahaNews data here; set MAHANEWS_DIR for 128 dev headlines)."
+NO_DATA_SCORES = "On the {n} demo headlines: no MahaNews data here (MAHANEWS_DIR gives 128 dev headlines)."
 
 
 def no_data_message(dataset: str) -> str:
