@@ -87,7 +87,8 @@ registry.warm_up(FIRST_VARIANTS, FIRST_BACKENDS, background=True)  # load, expor
 TRACK_TQDM = gr.Progress(track_tqdm=True)  # gradio builds a fresh tracker per call from this default
 # Jobs wait in the board's own line (one slot on CPU): these events only stream a job's progress.
 WATCH = {"concurrency_limit": 16, "concurrency_id": "finetune-watch"}
-LEARNING_RATES = [("1e-5", 1e-5), ("2e-5", 2e-5), ("3e-5", 3e-5), ("5e-5", 5e-5), ("1e-4", 1e-4), ("2e-4", 2e-4)]
+# Up to 3e-4: the recipe of the offline sweep, ladder and bundled variants (small models want more).
+LEARNING_RATES = [(label, float(label)) for label in ("1e-5", "2e-5", "3e-5", "5e-5", "1e-4", "2e-4", "3e-4")]
 
 CSS = (
     STACK_CSS
