@@ -89,7 +89,6 @@ def client(url: str) -> None:
     app's one-sentence message, and classifying must still work with the bundled variants.
     """
     from gradio_client import Client
-
     from gradio_client.exceptions import AppError
 
     api = Client(url, verbose=False)
