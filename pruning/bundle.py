@@ -29,13 +29,12 @@ from .cache import RECORD_FILE, VariantCache, file_manifest
 from .config import FinetuneConfig, PruneConfig
 from .evaluate import evaluate_model
 from .pipeline import Variant, build_variant, load_dataset
-from .strategies import STRATEGIES
+from .sweep import OFFLINE_RECIPE, PRUNE_STRATEGIES
 
 logger = logging.getLogger(__name__)
 
-PRUNE_STRATEGIES = [s for s in STRATEGIES if s != "custom"]
 # The recipe of the offline sweep and ladder, so bundled variants are the same runs the tables report.
-FINETUNE = {"dataset": "SHC", "epochs": 4, "learning_rate": 3e-4, "batch_size": 32}
+FINETUNE = {"dataset": "SHC", **OFFLINE_RECIPE}
 DATA_LICENSE = (
     "Fine-tuned on L3Cube-MahaNews (CC BY-NC-SA 4.0) from models pretrained on CC BY-NC-SA 4.0 Marathi text: "
     "non-commercial research use, share alike."

@@ -28,14 +28,12 @@ import pandas as pd
 from models.store import atomic_write_text, cache_dir
 
 from .cache import VariantCache
-from .sweep import PRUNE_STRATEGIES, SweepConfig, ci95, run_sweep, summarise, welch_ci95
+from .sweep import OFFLINE_RECIPE, PRUNE_STRATEGIES, SweepConfig, ci95, run_sweep, summarise, welch_ci95
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "assets" / "ladder"
 TEACHER, SCRATCH = "mini-teacher-12l", {6: "mini-scratch-6l", 2: "mini-scratch-2l"}
-# The fine-tuning recipe of the offline sweep (chosen on validation in session 1), shared by every rung.
-FINETUNE = {"epochs": 4, "learning_rate": 3e-4, "batch_size": 32}
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ def run_ladder(
     """Fine-tune every rung (full, each strategy at 6 and 2 layers) and the scratch models; one row per run.
 
     Every run goes through the variant cache, so a stopped ladder resumes and a finished one is re-read.
-    ``finetune`` overrides fields of the shared recipe ``FINETUNE`` (tests use tiny budgets).
+    ``finetune`` overrides fields of the shared recipe ``OFFLINE_RECIPE`` (tests use tiny budgets).
     """
     found = [r for r in find_rungs(root) if not rungs or r.label in rungs]
     if not found:
@@ -113,7 +111,7 @@ def run_ladder(
             keeps=sorted(scratch or SCRATCH, reverse=True),
             scratch=[str(p) for _, p in sorted(scratch.items(), reverse=True)],
             seeds=seeds,
-            finetune={**FINETUNE, **(finetune or {})},
+            finetune={**OFFLINE_RECIPE, **(finetune or {})},
             latency=latency,
         )
         logger.info("rung %s: %d runs", rung.label, len(config.cells()))

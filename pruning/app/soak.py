@@ -35,7 +35,7 @@ def soak(url: str, *, calls: int, threads: int, variant: str, backend: str, fine
     """Run the soak against the app at ``url``; returns the report (no files written)."""
     from gradio_client import Client
 
-    texts = [e["text"] if isinstance(e, dict) else str(e) for e in load_examples()] or ["भारताने सामना जिंकला"]
+    texts = load_examples() or ["भारताने सामना जिंकला"]
     job_client = Client(url, verbose=False)
     job = job_client.submit(*finetune, "soak-benchmark", api_name="/finetune")
     time.sleep(3)  # a rejected fine-tune fails at once: then there is nothing to soak beside

@@ -11,6 +11,7 @@ from .cli import add_sweep_parser, cmd_sweep, default_output
 from .grid import (
     DEFAULT_OUTPUT,
     ENGINES,
+    OFFLINE_RECIPE,
     PRESETS,
     PRUNE_STRATEGIES,
     SweepConfig,
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_OUTPUT",
     "ENGINES",
     "PRESETS",
+    "OFFLINE_RECIPE",
     "PRUNE_STRATEGIES",
     "SweepConfig",
     "SweepInterrupted",

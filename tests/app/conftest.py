@@ -6,6 +6,7 @@ read; a test that fine-tunes through the launched app gets its own copy (``app_c
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import shutil
 import socket
@@ -130,14 +131,21 @@ def registry(variant_cache) -> ModelRegistry:
     return ModelRegistry(variant_cache)
 
 
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """Launch an imported app.py's demo on a free port without blocking; yields its URL, closes it after."""
+    port = free_port()
+    app.demo.launch(**app.LAUNCH_KWARGS, prevent_thread_lock=True, server_port=port, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.demo.close()
+
+
 @pytest.fixture(scope="module")
 def launched_app(app_cache, tiny_base_dir, model_dirs) -> Iterator[tuple[object, str]]:
     """app.py imported against `app_cache` and launched without blocking: (module, url)."""
     with pytest.MonkeyPatch.context() as mp:
         app = import_app(mp, app_cache, tiny_base_dir, model_dirs=model_dirs)
-        port = free_port()
-        app.demo.launch(**app.LAUNCH_KWARGS, prevent_thread_lock=True, server_port=port, quiet=True)
-        try:
-            yield app, f"http://127.0.0.1:{port}/"
-        finally:
-            app.demo.close()
+        with serving(app) as url:
+            yield app, url

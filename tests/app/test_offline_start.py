@@ -14,7 +14,7 @@ import pytest
 
 from pruning import LABELS, VariantCache
 from pruning import data as data_module
-from tests.app.conftest import HEADLINE, free_port, import_app
+from tests.app.conftest import HEADLINE, import_app, serving
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
 
 BACKENDS = ["torch", "onnx", "onnx-int8"]
@@ -33,12 +33,8 @@ def offline_app(tmp_path_factory, bundled_variants, tiny_base_dir) -> Iterator[t
     with pytest.MonkeyPatch.context() as mp:
         _offline(mp, home)
         app = import_app(mp, VariantCache(home / "variants"), tiny_base_dir, bundled=bundled_variants, mahanews=None)
-        port = free_port()
-        app.demo.launch(**app.LAUNCH_KWARGS, prevent_thread_lock=True, server_port=port, quiet=True)
-        try:
-            yield app, f"http://127.0.0.1:{port}/"
-        finally:
-            app.demo.close()
+        with serving(app) as url:
+            yield app, url
 
 
 @pytest.fixture(autouse=True)
