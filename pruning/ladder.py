@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import re
 import shlex
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from models import CATALOG
 from models.store import atomic_write_text, cache_dir
 
 from .cache import VariantCache
@@ -60,27 +62,39 @@ def default_root() -> Path:
     return cache_dir("pretrain") / "rungs"
 
 
+def _rung_of(folder: Path) -> Rung | None:
+    """The rung whose finished teacher export is ``folder/mini-teacher-12l``, or None."""
+    info_file = folder / TEACHER / "build_info.json"
+    if not info_file.is_file():
+        return None
+    info = json.loads(info_file.read_text(encoding="utf-8"))
+    if not str(info.get("status", "")).startswith("complete"):
+        return None
+    return Rung(int(info["tokens_seen"]), folder / TEACHER, (info.get("heldout") or {}).get("mlm_loss"))
+
+
 def find_rungs(root: str | Path) -> list[Rung]:
-    """Finished teacher rungs under ``root`` (folders named ``<N>M``), smallest budget first."""
-    rungs = []
-    for folder in Path(root).glob("*M"):
-        info_file = folder / TEACHER / "build_info.json"
-        if not re.fullmatch(r"\d+M", folder.name) or not info_file.is_file():
-            continue
-        info = json.loads(info_file.read_text(encoding="utf-8"))
-        if not str(info.get("status", "")).startswith("complete"):
-            continue
-        rungs.append(Rung(int(info["tokens_seen"]), folder / TEACHER, (info.get("heldout") or {}).get("mlm_loss")))
-    return sorted(rungs, key=lambda r: r.tokens)
+    """Finished teacher rungs under ``root`` (folders named ``<N>M``), smallest budget first.
+
+    ``root`` may also be a family folder itself (``models/offline``: the shipped rung), which then is
+    the only rung.
+    """
+    root = Path(root)
+    own = _rung_of(root)
+    if own is not None:
+        return [own]
+    folders = [f for f in root.glob("*M") if re.fullmatch(r"\d+M", f.name)]
+    return sorted((r for r in map(_rung_of, folders) if r is not None), key=lambda r: r.tokens)
 
 
 def scratch_models(root: str | Path) -> dict[int, Path]:
-    """Layers -> folder of the scratch models (trained at the first rung's budget)."""
+    """Layers -> folder of the scratch models (in the family folder itself, or the first rung's)."""
     found: dict[int, Path] = {}
     for layers, name in SCRATCH.items():
-        candidates = sorted(Path(root).glob(f"*M/{name}/model.safetensors"))
-        if candidates:
-            found[layers] = candidates[0].parent
+        candidates = [Path(root) / name / "model.safetensors", *sorted(Path(root).glob(f"*M/{name}/model.safetensors"))]
+        existing = [c for c in candidates if c.is_file()]
+        if existing:
+            found[layers] = existing[0].parent
     return found
 
 
@@ -106,10 +120,10 @@ def run_ladder(
     frames = []
     for rung in found:
         config = SweepConfig(
-            bases=[str(rung.teacher)],
+            bases=[_catalog_name(rung.teacher)],
             strategies=list(PRUNE_STRATEGIES),
             keeps=sorted(scratch or SCRATCH, reverse=True),
-            scratch=[str(p) for _, p in sorted(scratch.items(), reverse=True)],
+            scratch=[_catalog_name(p) for _, p in sorted(scratch.items(), reverse=True)],
             seeds=seeds,
             finetune={**OFFLINE_RECIPE, **(finetune or {})},
             latency=latency,
@@ -123,9 +137,20 @@ def run_ladder(
     return pd.concat(frames, ignore_index=True)
 
 
+def _catalog_name(folder: Path) -> str:
+    """The catalog name of a shipped family member (so the ladder, the sweep presets and ``make variants``
+    build and find the same cached variants), else the folder itself."""
+    for name, spec in CATALOG.items():
+        if spec.kind == "offline" and Path(spec.source).resolve() == Path(folder).resolve():
+            return name
+    return str(folder)
+
+
 def _short(model: str, rung: Rung) -> str:
     name = Path(model).name
-    return f"teacher-{rung.label}" if name == TEACHER else name
+    if name == TEACHER or model == _catalog_name(rung.teacher):
+        return f"teacher-{rung.label}"
+    return name
 
 
 def ladder_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -162,6 +187,42 @@ def ladder_table(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def verdict(diff: float, half_width: float) -> str:
+    """ "beats", "ties" or "loses": pruned minus scratch, judged by its 95% Welch interval.
+
+    A tie is an interval that contains zero: with 3 seeds a 2-point difference is often within noise, and
+    calling it a win would be the claim the paper makes without the evidence for it at our scale.
+    """
+    if diff - half_width > 0:
+        return "beats"
+    if diff + half_width < 0:
+        return "loses"
+    return "ties"
+
+
+def ladder_sentences(table: pd.DataFrame) -> list[str]:
+    """One plain sentence per depth at the largest rung measured, e.g. for the README and Compare."""
+    if table.empty:
+        return []
+    top = table[table.pretrain_tokens == table.pretrain_tokens.max()]
+    lines = []
+    for r in top.sort_values("layers", ascending=False).itertuples():
+        word = verdict(r.diff, r.diff_ci95)
+        lines.append(
+            f"At {r.pretrain_tokens / 1e6:.0f}M teacher tokens, the best pruned {r.layers}-layer model ({r.best_strategy}, "
+            f"chosen on validation) {word} the {r.layers}-layer scratch model: {100 * r.pruned_mean:.1f}% vs "
+            f"{100 * r.scratch_mean:.1f}% test accuracy, difference {100 * r.diff:+.1f} points "
+            f"(95% CI {100 * (r.diff - r.diff_ci95):+.1f} to {100 * (r.diff + r.diff_ci95):+.1f}, {r.seeds} seeds)."
+        )
+    return lines
+
+
+def read_ladder(folder: Path = DEFAULT_OUTPUT) -> pd.DataFrame:
+    """The committed ladder table (``ladder.csv``), or an empty frame when no rung has been measured."""
+    path = Path(folder) / "ladder.csv"
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+
+
 def to_markdown(table: pd.DataFrame) -> str:
     """The ladder as a Markdown table (accuracy in %, mean ± 95% CI half-width)."""
 
@@ -170,15 +231,15 @@ def to_markdown(table: pd.DataFrame) -> str:
 
     lines = [
         "| teacher tokens | teacher MLM loss | layers | full teacher | best pruned (strategy by validation) "
-        "| scratch | pruned − scratch |",
-        "|---|---|---|---|---|---|---|",
+        "| scratch | pruned − scratch | verdict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples():
         loss = f"{r.teacher_heldout_loss:.3f}" if pd.notna(r.teacher_heldout_loss) else "?"
         lines.append(
             f"| {r.pretrain_tokens / 1e6:.0f}M | {loss} | {r.layers} | {pm(r.full_mean, r.full_ci95)} "
             f"| {pm(r.pruned_mean, r.pruned_ci95)} ({r.best_strategy}) | {pm(r.scratch_mean, r.scratch_ci95)} "
-            f"| {100 * r.diff:+.1f} ± {100 * r.diff_ci95:.1f} |"
+            f"| {100 * r.diff:+.1f} ± {100 * r.diff_ci95:.1f} | {verdict(r.diff, r.diff_ci95)} |"
         )
     return "\n".join(lines)
 
@@ -201,8 +262,13 @@ def ladder_figure(table: pd.DataFrame):
             )
         )
     fig.add_hline(y=0, line_dash="dot", annotation_text="pruned = scratch")
-    fig.update_layout(
-        xaxis={"title": "teacher pretraining tokens (millions; scratch models: first rung)", "type": "log"},
+    low, high = table.pretrain_tokens.min() / 1e6, table.pretrain_tokens.max() / 1e6
+    fig.update_layout(  # log axis with margins: a single rung would otherwise sit on the axis edge
+        xaxis={
+            "title": "teacher pretraining tokens (millions, log scale; scratch models: the first rung's budget)",
+            "type": "log",
+            "range": [math.log10(low) - 0.3, math.log10(high) + 0.3],
+        },
         yaxis_title="best pruned minus scratch, test accuracy (points)",
         legend_title="depth",
         template="plotly_white",
@@ -231,7 +297,8 @@ def write_ladder(results: pd.DataFrame, output: Path, command: str) -> dict[str,
     atomic_write_text(paths["results.csv"], results.to_csv(index=False))
     atomic_write_text(paths["ladder.csv"], table.to_csv(index=False))
     header = f"Command: `{command}`\nDate: {time.strftime('%Y-%m-%d')}\n\n"
-    atomic_write_text(paths["ladder.md"], header + to_markdown(table) + "\n")
+    sentences = "".join(f"- {line}\n" for line in ladder_sentences(table))
+    atomic_write_text(paths["ladder.md"], header + to_markdown(table) + "\n\n" + sentences)
     figure = ladder_figure(table)
     atomic_write_text(paths["ladder.json"], figure.to_json())
     figure.write_html(paths["ladder.html"], include_plotlyjs="cdn")

@@ -109,3 +109,57 @@ def test_merge_results_keeps_rungs_measured_earlier(tmp_path):
     again = merge_results(tmp_path / "results.csv", first.assign(test_accuracy=0.5))
     assert len(again) == len(first) and (again.test_accuracy == 0.5).all()
     assert merge_results(tmp_path / "none.csv", first) is first
+
+
+@pytest.mark.parametrize(
+    ("diff", "half", "word"),
+    [(0.03, 0.02, "beats"), (0.01, 0.02, "ties"), (-0.01, 0.02, "ties"), (-0.045, 0.023, "loses"), (0.0, 0.0, "ties")],
+)
+def test_verdict_reads_the_interval_not_the_mean(diff, half, word):
+    from pruning.ladder import verdict
+
+    assert verdict(diff, half) == word
+
+
+def test_ladder_sentences_and_markdown_state_the_verdict_at_the_largest_rung():
+    from pruning.ladder import ladder_sentences
+
+    small = _results(dev_best="middle", test_best="middle")
+    large = small.assign(pretrain_tokens=16_000_000, test_accuracy=small.test_accuracy + 0.1)
+    table = ladder_table(pd.concat([small, large], ignore_index=True))
+    (sentence,) = ladder_sentences(table)  # one depth, largest rung only
+    assert sentence.startswith("At 16M teacher tokens, the best pruned 6-layer model (middle")
+    assert " beats " in sentence and "95% CI" in sentence and "3 seeds" in sentence
+    assert "| ties |" in to_markdown(table) or "| beats |" in to_markdown(table)
+    assert ladder_sentences(table.iloc[0:0]) == []
+
+
+def test_a_family_folder_is_its_own_rung_with_its_scratch_models(tmp_path):
+    family = tmp_path / "offline"
+    _rung(tmp_path, "offline", "mini-teacher-12l", 7_999_488, loss=5.2)
+    for name in ("mini-scratch-6l", "mini-scratch-2l"):
+        (family / name).mkdir()
+        (family / name / "model.safetensors").write_bytes(b"")
+    (rung,) = find_rungs(family)
+    assert rung.label == "8M" and rung.heldout_loss == 5.2
+    assert scratch_models(family) == {6: family / "mini-scratch-6l", 2: family / "mini-scratch-2l"}
+
+
+def test_the_shipped_family_rung_uses_catalog_names():
+    from models.catalog import OFFLINE_DIR
+    from pruning.ladder import _catalog_name
+
+    assert _catalog_name(OFFLINE_DIR / "mini-teacher-12l") == "offline-teacher"
+    assert _catalog_name(OFFLINE_DIR / "mini-scratch-6l") == "offline-small"
+    assert _catalog_name(OFFLINE_DIR / "elsewhere") == str(OFFLINE_DIR / "elsewhere")
+
+
+def test_read_ladder_is_empty_without_results_and_reads_a_written_one(tmp_path):
+    from pruning.ladder import read_ladder, write_ladder
+
+    assert read_ladder(tmp_path).empty
+    paths = write_ladder(_results("middle", "middle"), tmp_path / "out", "python -m pruning ladder")
+    table = read_ladder(tmp_path / "out")
+    assert table.best_strategy.tolist() == ["middle"]
+    text = paths["ladder.md"].read_text()
+    assert "python -m pruning ladder" in text and "6-layer" in text

@@ -11,7 +11,11 @@ stopped, without ``../shared`` or the MahaNews files::
     tokenizer/                    the family tokenizer
     data.pt                       only with --pack-data: packed training and held-out rows (int16)
     <folder>/checkpoint.pt        per model: fp32 weights, AdamW moments in bfloat16, scheduler, RNG,
-                                  state with its loss history and sessions
+                                  state with its loss history and sessions; a *finished* model is packed
+                                  without its moments (nothing resumes it; extending it starts AdamW afresh)
+    rungs/<N>M/<folder>/          the finished exports of every ladder rung (fp16 safetensors, tokenizer,
+                                  build_info.json): a teacher that has moved on to the next rung no longer
+                                  holds the weights of the rung before, and the ladder fine-tunes those
 
 Storing the moments in bfloat16 cuts a checkpoint from 3x to 2x the fp32 weights (the 12-layer
 teacher: ~100 MB -> ~68 MB) at the price of a tiny deviation after resuming; the weights stay fp32
@@ -54,10 +58,23 @@ PACK_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 DATA_NAME = "data.pt"
 MOMENT_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+RUNGS_DIR = "rungs"
 
 
-def _cast_moments(optimizer_state: dict[str, Any], dtype: torch.dtype) -> dict[str, Any]:
+def _finished_exports(root: Path) -> list[Path]:
+    """``rungs/<N>M/<model>`` folders under ``root`` whose export is complete (build_info.json says so)."""
+    found = []
+    for info in sorted((root / RUNGS_DIR).glob("*M/*/build_info.json")):
+        status = str(json.loads(info.read_text(encoding="utf-8")).get("status", ""))
+        if status.startswith("complete") and (info.parent / "model.safetensors").is_file():
+            found.append(info.parent)
+    return found
+
+
+def _cast_moments(optimizer_state: dict[str, Any] | None, dtype: torch.dtype) -> dict[str, Any] | None:
     """A copy of an optimizer state dict with the AdamW moments in ``dtype`` (step counts untouched)."""
+    if optimizer_state is None:  # a finished model packed without its moments
+        return None
     state = {
         index: {k: v.to(dtype) if k in MOMENT_KEYS and torch.is_tensor(v) else v for k, v in entry.items()}
         for index, entry in optimizer_state["state"].items()
@@ -135,12 +152,22 @@ def pack_run(
         data_info = None
         for name in present:
             blob = read_checkpoint(model_dir(root, name) / CHECKPOINT_NAME)
-            blob["optimizer"] = _cast_moments(blob["optimizer"], torch.bfloat16)
+            finished = bool(blob["state"].get("done"))
+            blob["optimizer"] = None if finished else _cast_moments(blob["optimizer"], torch.bfloat16)
             file = f"{FAMILY[name][0]}/{CHECKPOINT_NAME}"
             (tmp / file).parent.mkdir()
             torch.save(blob, tmp / file)
-            manifest["models"][name] = _model_entry(name, blob, file)
+            manifest["models"][name] = {**_model_entry(name, blob, file), "optimizer": not finished}
             data_info = data_info or blob["state"].get("data_info")
+        manifest["rungs"] = {}
+        for export in _finished_exports(root):
+            rel = export.relative_to(root)
+            shutil.copytree(export, tmp / rel)
+            info = json.loads((export / "build_info.json").read_text(encoding="utf-8"))
+            manifest["rungs"][str(rel)] = {
+                "tokens_seen": info.get("tokens_seen"),
+                "mlm_loss": (info.get("heldout") or {}).get("mlm_loss"),
+            }
         if data:
             manifest["data"] = _pack_data(root / CACHE_DIR, data_info, cfg, tmp / DATA_NAME)
         manifest["files"] = {
@@ -230,6 +257,11 @@ def unpack_run(pack_dir: Path, ckpt_root: Path, *, force: bool = False) -> dict[
         if not target.is_file():
             atomic_torch_save({"train": blob["train"].long(), "heldout": blob["heldout"].long()}, target)
         write_run_data(root / CACHE_DIR, blob["info"])
+    for rel in manifest.get("rungs", {}):
+        if not (root / rel / "model.safetensors").is_file():
+            with atomic_dir(root / rel) as tmp:
+                shutil.copytree(pack_dir / rel, tmp, dirs_exist_ok=True)
+            logger.info("rung export restored -> %s", root / rel)
     restored: dict[str, int] = {}
     for name, entry in manifest["models"].items():
         dst = model_dir(root, name) / CHECKPOINT_NAME
@@ -275,7 +307,8 @@ def pack_readme(manifest: dict[str, Any], pack_dir: Path) -> str:
     return f"""# Pretraining pack ({manifest["created_at"]})
 
 A compact, self-contained copy of the `models.build_offline` run in `{manifest["source_root"]}`, {data}.
-AdamW moments are stored in bfloat16, weights in float32. Checked on unpack against `manifest.json` (sha256).
+AdamW moments are stored in bfloat16 (finished models: none), weights in float32. Checked on unpack against
+`manifest.json` (sha256). Finished ladder rungs (fp16 exports): {", ".join(manifest.get("rungs", {})) or "none"}.
 
 | model | steps | tokens seen / budget | held-out MLM loss | wall min | tokens/s | device |
 |---|---|---|---|---|---|---|

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from models.hardware import resolve_bf16
+
 from .checkpoint import (
     CHECKPOINT_NAME,
     capture_rng,
@@ -75,9 +77,9 @@ def mlm_loss(model: Any, inputs: torch.Tensor, selected: torch.Tensor, targets: 
     return F.cross_entropy(logits.float(), targets)
 
 
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bfloat16 autocast on ``device`` when enabled, else a no-op."""
-    if not enabled:
+def autocast(device: torch.device, enabled: bool | str) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on ``device`` when enabled (``"auto"``: where it is native), else a no-op."""
+    if not resolve_bf16(enabled, device):
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
@@ -181,7 +183,12 @@ def _resume(
     blob = read_checkpoint(ckpt_path)
     check_same_data(blob["state"].get("data_info"), data.info, ckpt_path.parent)
     model.load_state_dict(blob["model"])
-    optimizer.load_state_dict(blob["optimizer"])
+    if blob["optimizer"] is not None:
+        optimizer.load_state_dict(blob["optimizer"])
+    elif cfg.total_steps > blob["scheduler"]["total_steps"]:  # a finished model packed without its moments
+        logger.warning(
+            "%s: no AdamW moments in %s (packed when finished); extending starts them afresh", name, ckpt_path
+        )
     restore_rng(blob["rng"], device)
     state.update(blob["state"])
     state["data_info"] = data.info

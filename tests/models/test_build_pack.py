@@ -126,3 +126,32 @@ def test_unpacked_cpu_run_resumes_on_cuda(packed_run, tmp_path: Path) -> None:
     assert state["step"] == 12 and state["sessions"][-1]["device"] == "cuda"
     assert state["device_name"] == torch.cuda.get_device_name(device)
     assert "cuda" in read_checkpoint(model_dir(moved, "smaller") / CHECKPOINT_NAME)["rng"]
+
+
+def test_finished_model_travels_without_moments_and_with_its_rung_export(tiny_setup, tmp_path: Path, caplog) -> None:
+    """A finished model needs no AdamW state, but the ladder needs its rung's export after the teacher moves on."""
+    from models.build_offline.export import export_model
+
+    cfg, _, tok_dir = tiny_setup
+    root = tmp_path / "root"
+    short = resolve_config(root, {**cfg.to_dict(), "budget_tokens": cfg.tokens_per_step * 4})
+    shutil.copytree(tok_dir, root / "tokenizer")
+    data = prepare_data(short, root / "tokenizer", cache_dir=root / "cache")
+    assert train(short, data, root / "tokenizer", model_dir(root, "smaller"))["done"]
+    export = export_model("smaller", model_dir(root, "smaller"), root / "tokenizer", root / "rungs" / "0M", data.info)
+    pack = tmp_path / "pack"
+    manifest = pack_run(root, pack)
+    entry = manifest["models"]["smaller"]
+    assert entry["done"] and entry["optimizer"] is False
+    assert torch.load(pack / entry["file"], weights_only=False)["optimizer"] is None
+    rel = str(export.relative_to(root))
+    assert rel in manifest["rungs"] and (pack / rel / "model.safetensors").is_file()
+    assert f"{rel}/model.safetensors" in manifest["files"]  # checked by sha256 like the rest
+    again = tmp_path / "again"
+    unpack_run(pack, again)
+    assert (again / rel / "model.safetensors").read_bytes() == (export / "model.safetensors").read_bytes()
+    longer = resolve_config(again, {**short.to_dict(), "budget_tokens": short.tokens_per_step * 6})
+    data2 = prepare_data(longer, again / "tokenizer", cache_dir=again / "cache")
+    with caplog.at_level("WARNING"):
+        state = train(longer, data2, again / "tokenizer", model_dir(again, "smaller"))
+    assert state["step"] == 6 and state["done"] and "starts them afresh" in caplog.text
