@@ -7,7 +7,7 @@
 # On a CPU, one process uses its second thread poorly (12-layer teacher, fp32, AVX2 EPYC: 1 thread
 # 1,100 tokens/s, 2 threads 1,300), so with PARALLEL=1 (the default without a GPU and with >= 2 cores)
 # the scratch models train beside the teacher's first rung, one thread each.
-# bf16 autocast is on only where it is native (PretrainConfig.bf16="auto"): emulated bf16 is ~50x slower.
+# bf16 autocast is on only where it is native (PretrainConfig.bf16="auto"): emulated bf16 was 15x slower.
 #
 # Sessions that share no disk (issue 15): with PACK=<folder in the repo> the ladder first restores that
 # pack when $ROOT holds no run, and packs the run again whenever it stops. MAX_MINUTES time-boxes the

@@ -66,7 +66,7 @@ class PretrainConfig:
         checkpoint_minutes (float, defaults to 3.0): wall-clock minutes between checkpoints.
         eval_times (int, defaults to 8): evaluations spread evenly over a run (plus one at the end).
         bf16 (bool or "auto", defaults to "auto"): forward/backward under bfloat16 autocast; "auto" turns it
-            on only where it is native (``models.hardware.fast_bf16``): emulated bf16 is ~50x slower.
+            on only where it is native (``models.hardware.fast_bf16``): emulated bf16 was 15x slower.
     """
 
     corpus: str = str(DEFAULT_CORPUS)
