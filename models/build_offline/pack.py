@@ -11,8 +11,9 @@ stopped, without ``../shared`` or the MahaNews files::
     tokenizer/                    the family tokenizer
     data.pt                       only with --pack-data: packed training and held-out rows (int16)
     <folder>/checkpoint.pt        per model: fp32 weights, AdamW moments in bfloat16, scheduler, RNG,
-                                  state with its loss history and sessions; a *finished* model is packed
-                                  without its moments (nothing resumes it; extending it starts AdamW afresh)
+                                  state with its loss history and sessions; a *finished* scratch model is
+                                  packed without its moments (the ladder extends only the teacher; extending
+                                  one anyway starts AdamW afresh)
     rungs/<N>M/<folder>/          the finished exports of every ladder rung (fp16 safetensors, tokenizer,
                                   build_info.json): a teacher that has moved on to the next rung no longer
                                   holds the weights of the rung before, and the ladder fine-tunes those
@@ -59,6 +60,7 @@ MANIFEST_NAME = "manifest.json"
 DATA_NAME = "data.pt"
 MOMENT_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 RUNGS_DIR = "rungs"
+EXTENDED = ("teacher",)  # members the ladder trains on to larger budgets: their moments travel even when finished
 
 
 def _finished_exports(root: Path) -> list[Path]:
@@ -152,7 +154,7 @@ def pack_run(
         data_info = None
         for name in present:
             blob = read_checkpoint(model_dir(root, name) / CHECKPOINT_NAME)
-            finished = bool(blob["state"].get("done"))
+            finished = bool(blob["state"].get("done")) and name not in EXTENDED
             blob["optimizer"] = None if finished else _cast_moments(blob["optimizer"], torch.bfloat16)
             file = f"{FAMILY[name][0]}/{CHECKPOINT_NAME}"
             (tmp / file).parent.mkdir()
@@ -307,7 +309,7 @@ def pack_readme(manifest: dict[str, Any], pack_dir: Path) -> str:
     return f"""# Pretraining pack ({manifest["created_at"]})
 
 A compact, self-contained copy of the `models.build_offline` run in `{manifest["source_root"]}`, {data}.
-AdamW moments are stored in bfloat16 (finished models: none), weights in float32. Checked on unpack against
+AdamW moments are stored in bfloat16 (finished scratch models: none), weights in float32. Checked on unpack against
 `manifest.json` (sha256). Finished ladder rungs (fp16 exports): {", ".join(manifest.get("rungs", {})) or "none"}.
 
 | model | steps | tokens seen / budget | held-out MLM loss | wall min | tokens/s | device |
