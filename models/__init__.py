@@ -1,7 +1,16 @@
 """Which models the product knows about and how to load them (hub, local folder, offline)."""
 
 from .catalog import BUNDLED_DIR, CATALOG, ModelSpec, bundled_dir, get_spec
-from .loading import HubUnreachableError, LoadedModel, hub_reachable, load_classifier, load_tokenizer, resolve_source
+from .loading import (
+    HubUnreachableError,
+    LoadedModel,
+    hub_reachable,
+    load_classifier,
+    load_config,
+    load_pretrained,
+    load_tokenizer,
+    resolve_source,
+)
 
 __all__ = [
     "BUNDLED_DIR",
@@ -13,6 +22,8 @@ __all__ = [
     "get_spec",
     "hub_reachable",
     "load_classifier",
+    "load_config",
+    "load_pretrained",
     "load_tokenizer",
     "resolve_source",
 ]

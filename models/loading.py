@@ -22,10 +22,12 @@ import torch
 from torch import nn
 from transformers import (
     AutoConfig,
+    AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     BertConfig,
     BertForSequenceClassification,
+    PretrainedConfig,
     PreTrainedTokenizerBase,
 )
 
@@ -218,8 +220,41 @@ def load_classifier(
     return LoadedModel(model, tokenizer, source, spec, rev, weights)
 
 
-def _load(source: str, spec: ModelSpec | None, is_local: bool, revision: str, kwargs: dict) -> tuple[nn.Module, str]:
-    """The model and its revision key, by kind (random control, local folder, Hub)."""
+def load_config(name_or_path: str, revision: str = "main") -> PretrainedConfig:
+    """A model's config alone (kilobytes): its shape, for sizes shown before any weights are loaded."""
+    source, _, is_local = resolve_source(name_or_path)
+    if is_local:
+        return AutoConfig.from_pretrained(source)
+    return _from_hub(AutoConfig.from_pretrained, source, revision=revision)
+
+
+def load_pretrained(name_or_path: str, revision: str = "main") -> LoadedModel:
+    """A model with the head it was saved with: masked-LM for a pretrained base, classifier for a fine-tuned one.
+
+    Tools that rewrite a model for later use (vocabulary pruning) need this: ``load_classifier`` would trade a
+    base's pretrained MLM head for a random classifier head, and that head would then be saved as if trained.
+    """
+    source, spec, is_local = resolve_source(name_or_path)
+    if spec is not None and spec.kind == "random":
+        return load_classifier(name_or_path)
+    masked = any(a.endswith("ForMaskedLM") for a in load_config(name_or_path, revision).architectures or ())
+    auto = AutoModelForMaskedLM if masked else AutoModelForSequenceClassification
+    with MODEL_INIT_LOCK:
+        model, rev = _load(source, spec, is_local, revision, {"dtype": torch.float32}, auto)
+    weights = "fine-tuned" if getattr(model.config, "finetuned_on", None) else None
+    weights = weights or getattr(model.config, "weights", None) or "pretrained"
+    return LoadedModel(model.eval(), load_tokenizer(name_or_path), source, spec, rev, weights)
+
+
+def _load(
+    source: str,
+    spec: ModelSpec | None,
+    is_local: bool,
+    revision: str,
+    kwargs: dict,
+    auto=AutoModelForSequenceClassification,
+) -> tuple[nn.Module, str]:
+    """The model and its revision key, by kind (random control, local folder, Hub); ``auto`` picks the head."""
     if spec is not None and spec.kind == "random":
         config = AutoConfig.from_pretrained(source, **{k: v for k, v in kwargs.items() if k != "dtype"})
         with torch.random.fork_rng():
@@ -228,10 +263,10 @@ def _load(source: str, spec: ModelSpec | None, is_local: bool, revision: str, kw
         model.config.weights = "random-weights"
         rev = "random-init-seed0"
     elif is_local:
-        model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
+        model = auto.from_pretrained(source, **kwargs)
         rev = weights_fingerprint(source)
     else:
-        model = _from_hub(AutoModelForSequenceClassification.from_pretrained, source, revision=revision, **kwargs)
+        model = _from_hub(auto.from_pretrained, source, revision=revision, **kwargs)
         rev = getattr(model.config, "_commit_hash", None) or _cached_commit(source, revision)
     return model, rev
 

@@ -16,6 +16,7 @@ from .data import (
     normalise_text,
     repair_mojibake,
 )
+from .distil import distillation_loss, teacher_candidates
 from .evaluate import classification_metrics, evaluate_model, majority_baseline, predict_logits
 from .finetune import FinetuneCancelled, FinetuneResult, TrainEvent, finetune
 from .gpu import finetune_seconds, gpu_task
@@ -24,6 +25,7 @@ from .pipeline import Variant, build_variant, plan_for
 from .speed import OnnxClassifier, benchmark_torch, count_parameters, export_variant, time_single_request
 from .strategies import STRATEGIES, LayerPlan, check_strategy, parse_int_list, select_layers
 from .surgery import UnsupportedModelError, encoder_layers, num_layers, provenance, prune_layers
+from .vocab import CorpusError, VocabReport, prune_vocabulary, read_corpus, size_preview, unchanged_share
 
 __all__ = [
     "BACKENDS",
@@ -33,6 +35,7 @@ __all__ = [
     "BenchConfig",
     "CacheEntryError",
     "CleaningReport",
+    "CorpusError",
     "ExportConfig",
     "OnnxClassifier",
     "DataFileError",
@@ -49,11 +52,13 @@ __all__ = [
     "VariantCache",
     "VariantKey",
     "VariantNotFoundError",
+    "VocabReport",
     "benchmark_torch",
     "build_variant",
     "classification_metrics",
     "compute_layer_scores",
     "count_parameters",
+    "distillation_loss",
     "encoder_layers",
     "evaluate_model",
     "export_variant",
@@ -67,10 +72,15 @@ __all__ = [
     "plan_for",
     "predict_logits",
     "provenance",
+    "read_corpus",
     "prune_layers",
+    "prune_vocabulary",
     "repair_mojibake",
     "select_layers",
+    "size_preview",
+    "teacher_candidates",
     "check_strategy",
     "parse_int_list",
     "time_single_request",
+    "unchanged_share",
 ]

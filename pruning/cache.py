@@ -83,13 +83,25 @@ class VariantKey:
     num_layers: int
     dataset: str
     finetune: tuple[tuple[str, Any], ...]  # FinetuneConfig.to_dict() items, sorted (seed included)
+    # Vocabulary pruning ({"corpus_sha256", "min_count"} items, sorted); None for the full vocabulary. Left out
+    # of the dict (and so of the digest) when None: keys made before vocabulary pruning existed stay valid.
+    vocab: tuple[tuple[str, Any], ...] | None = None
 
     @classmethod
     def create(
-        cls, base_model: str, revision: str, strategy: str, kept: list[int], num_layers: int, finetune: dict
+        cls,
+        base_model: str,
+        revision: str,
+        strategy: str,
+        kept: list[int],
+        num_layers: int,
+        finetune: dict,
+        vocab: dict | None = None,
     ) -> VariantKey:
         items = tuple(sorted((k, v) for k, v in finetune.items()))
-        return cls(base_model, revision, strategy, tuple(int(i) for i in kept), num_layers, finetune["dataset"], items)
+        vocab_items = tuple(sorted(vocab.items())) if vocab else None
+        kept_layers = tuple(int(i) for i in kept)
+        return cls(base_model, revision, strategy, kept_layers, num_layers, finetune["dataset"], items, vocab_items)
 
     def to_dict(self) -> dict:
         return {
@@ -100,6 +112,7 @@ class VariantKey:
             "num_layers": self.num_layers,
             "dataset": self.dataset,
             "finetune": dict(self.finetune),
+            **({"vocab": dict(self.vocab)} if self.vocab else {}),
         }
 
     @classmethod
@@ -111,6 +124,7 @@ class VariantKey:
             data["kept_layers"],
             data["num_layers"],
             data["finetune"],
+            data.get("vocab"),
         )
 
     @property
@@ -122,7 +136,9 @@ class VariantKey:
         seed = dict(self.finetune).get("seed", 0)
         kept = ".".join(map(str, self.kept_layers))
         name = self.base_model.rstrip("/").split("/")[-1]  # hub id or folder -> its last part
-        return f"{slug(name)}__{self.strategy}-k{len(self.kept_layers)}-{kept}__{self.dataset}__s{seed}__{self.digest}"
+        vocab = "-vocab" if self.vocab else ""  # the digest tells corpora apart; the name says the vocabulary is cut
+        layers = f"{self.strategy}-k{len(self.kept_layers)}-{kept}{vocab}"
+        return f"{slug(name)}__{layers}__{self.dataset}__s{seed}__{self.digest}"
 
 
 @dataclass

@@ -82,9 +82,12 @@ def _prune_config(args, file_values: dict) -> PruneConfig | None:
     flags = {"strategy": args.strategy, "keep": args.keep, "layers": args.layers_kept}
     if args.layers_kept and not args.strategy:
         flags["strategy"] = "custom"
+    vocab = {name: getattr(args, name, None) for name in ("vocab_corpus", "vocab_min_count")}  # finetune's flags
     if not any(v is not None for v in flags.values()) and not values:
+        if any(v is not None for v in vocab.values()):
+            raise CliError("--vocab-corpus needs a layer plan too: add --keep K (the model's depth keeps every layer)")
         return None
-    return _merge(PruneConfig, values, flags)
+    return _merge(PruneConfig, values, flags | vocab)
 
 
 def cmd_plan(args) -> int:
@@ -138,8 +141,13 @@ def cmd_finetune(args) -> int:
             "seed": args.seed,
             "max_train_samples": args.max_train_samples,
             "max_length": args.max_length,
+            "distil_from": args.distil_from,
+            "distil_alpha": args.distil_alpha,
+            "distil_temperature": args.distil_temperature,
         },
     )
+    if train.distil_from is None and (args.distil_alpha is not None or args.distil_temperature is not None):
+        raise CliError("--distil-alpha and --distil-temperature need --distil-from TEACHER_VARIANT")
     variant = build_variant(
         _model_name(args.model),
         prune,
@@ -160,6 +168,8 @@ def cmd_finetune(args) -> int:
             "majority_baseline_test": record["majority_baseline_test"],
             "train_seconds": record["train_seconds"],
             "device": record["device"],
+            **({"distillation": record["distillation"]} if record.get("distillation") else {}),
+            **{k: record["vocab"][k] for k in ("tokens_before", "tokens_after") if "vocab" in record},
         }
     )
     return 0
@@ -202,6 +212,18 @@ def _model_name(name: str) -> str:
     )
 
 
+def _model_or_variant(name: str, cache_dir: str | None) -> str:
+    """A loadable name: catalog names, folders and Hub ids as given, a cached variant's name as its folder."""
+    from models import CATALOG, bundled_dir
+
+    if name in CATALOG or Path(name).expanduser().exists():
+        return name
+    try:
+        return str(VariantCache(cache_dir, bundled=bundled_dir()).find(name))
+    except VariantNotFoundError:
+        return _model_name(name)
+
+
 def cmd_cache(args) -> int:
     cache = _cache(args)
     if args.action == "verify":
@@ -219,6 +241,7 @@ def cmd_cache(args) -> int:
                 "kept_layers": r["key"]["kept_layers"],
                 "dataset": r["key"]["dataset"],
                 "test_accuracy": r.get("test_metrics", {}).get("accuracy"),
+                "distilled_from": (r.get("distillation") or {}).get("teacher"),
                 "created": r.get("created"),
             }
             for r in listing.records
@@ -273,6 +296,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int)
     p.add_argument("--config", help='JSON file {"prune": {...}, "finetune": {...}}; flags override it')
     p.add_argument(
+        "--distil-from",
+        metavar="VARIANT",
+        help="teacher: a fine-tuned variant (name or prefix, see `cache list`), usually the full model, whose "
+        "logits the pruned model learns from as well as from the labels",
+    )
+    p.add_argument("--distil-alpha", type=float, help="weight of the label loss; the teacher's is 1 - alpha (0.5)")
+    p.add_argument("--distil-temperature", type=float, help="softening temperature T of the logits (2.0)")
+    p.add_argument("--vocab-corpus", help="cut the vocabulary to this UTF-8 text (+ the train split) before training")
+    p.add_argument("--vocab-min-count", type=int, help="with --vocab-corpus: keep tokens seen N times or more (1)")
+    p.add_argument(
         "--cache-dir", help="variant cache (default: $MARATHI_PRUNE_HOME/variants, ~/.cache/marathi-prune/variants)"
     )
     p.add_argument("--force", action="store_true", help="retrain even if the variant is cached")
@@ -297,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub) -> None:
-    """Subcommands that live in their own modules (bench, sweep)."""
+    """Subcommands that live in their own modules (bench, sweep, ladder, vocab)."""
     try:
         from .speed import add_bench_parser
     except ImportError:
@@ -311,8 +344,10 @@ def _register_optional(sub) -> None:
     else:
         add_sweep_parser(sub)
     from .ladder import add_ladder_parser
+    from .vocab.cli import add_vocab_parser
 
     add_ladder_parser(sub)
+    add_vocab_parser(sub, resolve=_model_or_variant)
     p = sub.add_parser("bundle", help="rebuild the fine-tuned variants that ship with the app (models/variants)")
     p.add_argument("--out", type=Path, help="bundled folder (default models/variants)")
     p.add_argument("--seed", type=int, default=0)

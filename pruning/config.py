@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -17,6 +18,10 @@ DATASETS = ("SHC", "LPC", "LDC")
 # Longest useful input per dataset, in WordPiece tokens. Headlines are short (p99 < 40 tokens
 # with MahaBERT's vocabulary), paragraphs run to a few hundred, documents to BERT's limit.
 DEFAULT_MAX_LENGTH = {"SHC": 64, "LPC": 256, "LDC": 512}
+# PruneConfig's vocabulary fields and their defaults: left out of its dict while they hold them.
+VOCAB_DEFAULTS = {"vocab_corpus": None, "vocab_min_count": 1}
+# FinetuneConfig fields that only a distilled fine-tune has in its cache key.
+DISTIL_FIELDS = ("distil_from", "distil_alpha", "distil_temperature")
 
 
 class _Config:
@@ -47,12 +52,18 @@ class PruneConfig(_Config):
         layers (list[int], optional): 0-based layers to keep, for "custom".
         score_pooling (str, defaults to "cls"): which importance score drives "contribution":
             "cls" (Poor Man's BERT) or "mean" (mean-pooled tokens).
+        vocab_corpus (str, optional): a UTF-8 text file (one text a line); when given, the vocabulary is cut
+            to the tokens of this corpus plus the training split before fine-tuning (``pruning.vocab``).
+            The variant's key holds the file's SHA-256, not its path.
+        vocab_min_count (int, defaults to 1): keep only tokens seen at least this often in that text.
     """
 
     strategy: str = "top"
     keep: int | None = None
     layers: list[int] | None = None
     score_pooling: str = "cls"
+    vocab_corpus: str | None = None
+    vocab_min_count: int = 1
 
     def __post_init__(self) -> None:
         check_strategy(self.strategy)
@@ -64,6 +75,25 @@ class PruneConfig(_Config):
             raise ValueError(f"keep must be a positive integer, got {self.keep!r}")
         if self.score_pooling not in ("cls", "mean"):
             raise ValueError(f"score_pooling must be 'cls' or 'mean', got {self.score_pooling!r}")
+        if self.vocab_corpus is not None:
+            if not isinstance(self.vocab_corpus, str | os.PathLike) or not str(self.vocab_corpus).strip():
+                raise ValueError(f"vocab_corpus must be a text file path, got {self.vocab_corpus!r}")
+            self.vocab_corpus = str(self.vocab_corpus)
+        m = self.vocab_min_count
+        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+            raise ValueError(f"vocab_min_count must be a positive integer, got {m!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings; without the vocabulary fields while they hold their defaults.
+
+        Saved records and job specs made before vocabulary pruning existed hold this dict, so a config
+        that does not prune the vocabulary keeps exactly the dict it had then.
+        """
+        data = super().to_dict()
+        for name, default in VOCAB_DEFAULTS.items():
+            if data[name] == default:
+                data.pop(name)
+        return data
 
 
 @dataclass
@@ -85,6 +115,14 @@ class FinetuneConfig(_Config):
         mixed_precision (str, defaults to "auto"): "auto" (bf16 autocast where the hardware runs it
             natively: recent GPUs and AVX512-BF16/AMX CPUs; fp16 on older GPUs; else fp32), "bf16",
             "fp16" (GPU only) or "no".
+        distil_from (str, optional): a cached fine-tuned variant (name or unique prefix) whose logits teach the
+            model while it trains (``pruning.distil``); None trains on labels alone.
+        distil_alpha (float, defaults to 0.5): weight of the label loss; the teacher's gets ``1 - alpha``. An
+            even split: the teacher is itself only as good as its test accuracy, so the labels keep the
+            student anchored where the teacher is wrong.
+        distil_temperature (float, defaults to 2.0): softening ``T`` of both distributions. 2 lifts the
+            teacher's ranking of the wrong topics into view without flattening 12 classes to near-uniform,
+            at the low end of Hinton et al.'s 2-5 (a small student cannot follow a very soft target).
     """
 
     dataset: str = "SHC"
@@ -99,6 +137,9 @@ class FinetuneConfig(_Config):
     max_eval_samples: int | None = None
     eval_steps: int | None = None
     mixed_precision: str = "auto"
+    distil_from: str | None = None
+    distil_alpha: float = 0.5
+    distil_temperature: float = 2.0
 
     def __post_init__(self) -> None:
         self.dataset = str(self.dataset).upper()
@@ -120,6 +161,24 @@ class FinetuneConfig(_Config):
                 raise ValueError(f"{name} must be >= 1 when given, got {value}")
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
             raise ValueError(f"mixed_precision must be auto, bf16, fp16 or no, got {self.mixed_precision!r}")
+        if self.distil_from is not None and (not isinstance(self.distil_from, str) or not self.distil_from.strip()):
+            raise ValueError(f"distil_from must be a cached variant name, got {self.distil_from!r}")
+        if isinstance(self.distil_alpha, bool) or not 0 <= self.distil_alpha <= 1:
+            raise ValueError(f"distil_alpha must be in [0, 1], got {self.distil_alpha!r}")
+        if isinstance(self.distil_temperature, bool) or not self.distil_temperature > 0:
+            raise ValueError(f"distil_temperature must be > 0, got {self.distil_temperature!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings; without the distillation fields when there is no teacher.
+
+        This dict is the variant cache key (``VariantKey``), so plain fine-tuning must keep the dict it had
+        before distillation existed: the bundled variants and every user's cache are keyed by it.
+        """
+        data = super().to_dict()
+        if self.distil_from is None:
+            for name in DISTIL_FIELDS:
+                data.pop(name)
+        return data
 
     @property
     def effective_max_length(self) -> int:

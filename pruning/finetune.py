@@ -20,7 +20,10 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup, set_seed
 
+from models.hardware import cpu_has_fast_bf16
+
 from .config import FinetuneConfig
+from .distil import distillation_loss, teacher_logits
 from .evaluate import classification_metrics, predict_logits
 
 logger = logging.getLogger(__name__)
@@ -56,13 +59,6 @@ class FinetuneResult:
 
 def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def cpu_has_fast_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matmuls run natively (2.3x faster fp32 fine-tuning measured on EPYC)."""
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool((probe and probe()) or (amx and amx()))
 
 
 def autocast_dtype(config: FinetuneConfig, device: torch.device) -> torch.dtype | None:
@@ -121,6 +117,7 @@ def finetune(
     on_event: Callable[[TrainEvent], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     show_progress: bool = True,
+    teacher: nn.Module | None = None,
 ) -> FinetuneResult:
     """Train `model` on ``data["train"]``, pick the best weights on ``data["validation"]``.
 
@@ -132,6 +129,9 @@ def finetune(
         on_event: called after every step and every evaluation (UI curves).
         should_stop: polled every step; returning True raises FinetuneCancelled.
         show_progress: tqdm bar (gr.Progress(track_tqdm=True) follows it).
+        teacher: a fine-tuned classifier with the same labels and vocabulary; when given, every step's loss is
+            ``distillation_loss`` against its logits on the same batch (``config.distil_alpha`` and
+            ``config.distil_temperature``), and the reported loss is that combined loss.
 
     Returns:
         FinetuneResult whose model holds the best dev-accuracy weights.
@@ -142,6 +142,8 @@ def finetune(
     device = pick_device()
     amp = autocast_dtype(config, device)
     model.to(device).train()
+    if teacher is not None:
+        teacher.to(device).eval()  # no dropout: the targets are the teacher's considered answer
     train = stratified_subset(data["train"], config.max_train_samples, config.seed)
     dev = stratified_subset(data["validation"], config.max_eval_samples, config.seed)
     max_length = config.max_length_for(model)
@@ -177,7 +179,13 @@ def finetune(
                     raise FinetuneCancelled(f"fine-tuning cancelled at step {step} of {total_steps}")
                 batch = {k: v.to(device) for k, v in batch.items()}
                 with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                    loss = model(**batch).loss
+                    if teacher is None:
+                        loss = model(**batch).loss
+                    else:
+                        targets = teacher_logits(teacher, batch)
+                        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+                        alpha, temperature = config.distil_alpha, config.distil_temperature
+                        loss = distillation_loss(logits, targets, batch["labels"], alpha, temperature)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -6,6 +6,7 @@ in one is found by the others.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -20,11 +21,13 @@ from models import load_classifier
 from .cache import VariantCache, VariantKey
 from .config import FinetuneConfig, PruneConfig
 from .data import LABELS, load_mahanews
+from .distil import resolve_teacher
 from .evaluate import evaluate_model, majority_baseline
 from .finetune import TrainEvent, finetune
 from .importance import LayerScores, compute_layer_scores
 from .strategies import LayerPlan, select_layers
 from .surgery import num_layers, prune_layers
+from .vocab import corpus_sha256, prune_vocabulary, read_corpus
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +88,10 @@ def build_variant(
 
     Args:
         base: catalog name, hub id or local folder of the pretrained model.
-        prune: how to cut it; None keeps every layer (the "full" reference).
-        train: fine-tuning settings, including dataset and seed.
+        prune: how to cut it: layers, and with ``vocab_corpus`` the vocabulary too (to that corpus plus the
+            training split, after the layers and before fine-tuning); None keeps every layer and token.
+        train: fine-tuning settings, including dataset and seed; with ``distil_from``, the cached variant that
+            teaches it (checked before anything is loaded; the key and record carry its full name).
         cache: where variants live; the default cache when None.
         data_dir: MahaNews folder (else $MAHANEWS_DIR, download, sibling shared/).
         force: retrain even when the variant is cached.
@@ -98,6 +103,14 @@ def build_variant(
         The Variant; ``from_cache`` tells whether training was skipped.
     """
     cache = cache or VariantCache()
+    teacher = resolve_teacher(train.distil_from, train.dataset, cache) if train.distil_from else None
+    if teacher is not None:  # a prefix becomes the full name: the key then says exactly which weights taught it
+        train = dataclasses.replace(train, distil_from=teacher.name)
+    vocab = None
+    if prune is not None and prune.vocab_corpus:
+        # The key holds the corpus's content hash (once per file version), taken before the slow model load so
+        # that a missing corpus fails at once.
+        vocab = {"corpus_sha256": corpus_sha256(prune.vocab_corpus), "min_count": prune.vocab_min_count}
     data, report = splits if splits is not None else load_dataset(train.dataset, data_dir)
     with torch.random.fork_rng(devices=[]):
         # The new classifier head and pooler are drawn from the fine-tuning seed, not from whatever this process
@@ -117,7 +130,9 @@ def build_variant(
     prune = prune or PruneConfig(strategy="top", keep=depth)
     plan = plan_for(model, prune, scores)
     strategy = "full" if plan.keep == depth else plan.strategy
-    key = VariantKey.create(base, loaded.revision, strategy, plan.kept, depth, train.to_dict())
+    if teacher is not None and vocab is None:  # with vocabulary pruning, checked against the pruned tokenizer
+        teacher.check_student(loaded.tokenizer, train.max_length_for(model))
+    key = VariantKey.create(base, loaded.revision, strategy, plan.kept, depth, train.to_dict(), vocab)
 
     if not force and cache.contains(key):
         model, tokenizer, record = cache.load(key)
@@ -126,13 +141,26 @@ def build_variant(
 
     if plan.keep < depth:
         prune_layers(model, plan.kept, strategy=plan.strategy, base_model=base)
+    tokenizer, vocab_report = loaded.tokenizer, None
+    if vocab is not None:  # the training split joins the corpus: no training token becomes [UNK]
+        texts = read_corpus(prune.vocab_corpus) + list(data["train"]["text"])
+        tokenizer, vocab_report = prune_vocabulary(model, tokenizer, texts, min_count=prune.vocab_min_count)
+        if teacher is not None:
+            teacher.check_student(tokenizer, train.max_length_for(model))
     result = finetune(
-        model, loaded.tokenizer, data, train, on_event=on_event, should_stop=should_stop, show_progress=show_progress
+        model,
+        tokenizer,
+        data,
+        train,
+        on_event=on_event,
+        should_stop=should_stop,
+        show_progress=show_progress,
+        teacher=teacher.load(cache) if teacher is not None else None,
     )
     model = result.model
     max_length = train.max_length_for(model)
     started = time.perf_counter()
-    test_metrics = evaluate_model(model, loaded.tokenizer, data["test"], max_length=max_length)
+    test_metrics = evaluate_model(model, tokenizer, data["test"], max_length=max_length)
     model.config.finetuned_on = train.dataset  # marks the saved config as a fine-tuned classifier
     record = {
         "base_model": base,
@@ -154,6 +182,8 @@ def build_variant(
         "precision": result.precision,
         "num_parameters": sum(p.numel() for p in model.parameters()),
         "data_report": report.to_dict(),
+        **({"distillation": teacher.provenance(train)} if teacher is not None else {}),
+        **({"vocab": {**vocab, "corpus": prune.vocab_corpus, **vocab_report.summary()}} if vocab_report else {}),
     }
-    path = cache.save(key, model, loaded.tokenizer, record, force=force)
-    return Variant(model, loaded.tokenizer, cache.read_record(path), from_cache=False)
+    path = cache.save(key, model, tokenizer, record, force=force)
+    return Variant(model, tokenizer, cache.read_record(path), from_cache=False)

@@ -131,3 +131,45 @@ def test_cache_bundled_variants_are_listed_loaded_and_read_only(tmp_path, tokeni
     assert record["bundled"] is False and record["test_metrics"]["accuracy"] == 0.9
     assert cache.delete(bundled_path.name).parent == tmp_path / "user"
     assert cache.list().records[0]["bundled"] is True and bundled_path.is_dir()
+
+
+def test_variant_key_without_vocabulary_keeps_the_bundled_digest():
+    """The key of the bundled offline-teacher middle-k6 variant, built as build_variant builds it today."""
+    from pruning import FinetuneConfig
+
+    train = FinetuneConfig(epochs=4, learning_rate=3e-4, seed=0).to_dict()
+    key = VariantKey.create("offline-teacher", "local-2da5de05c00b", "middle", [0, 1, 2, 9, 10, 11], 12, train)
+    assert "vocab" not in key.to_dict()
+    assert key.dirname == "offline-teacher__middle-k6-0.1.2.9.10.11__SHC__s0__ff45afca3e"
+
+
+def test_bundled_variants_are_found_by_the_keys_their_configs_make(tmp_path):
+    from models import BUNDLED_DIR
+    from pruning import FinetuneConfig, PruneConfig
+
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(BUNDLED_DIR.glob("*/variant.json"))]
+    if not records:
+        pytest.skip("no bundled variants in this checkout")
+    cache = VariantCache(tmp_path, bundled=BUNDLED_DIR)
+    for record in records:
+        prune, plan = PruneConfig.from_dict(record["prune_config"]), record["plan"]
+        assert prune.to_dict() == record["prune_config"]
+        strategy = "full" if plan["keep"] == plan["num_layers"] else plan["strategy"]
+        train = FinetuneConfig.from_dict(record["finetune_config"]).to_dict()
+        key = VariantKey.create(
+            record["base_model"], record["revision"], strategy, plan["kept"], plan["num_layers"], train
+        )
+        assert key.to_dict() == record["key"] and cache.contains(key), record["name"]
+
+
+def test_variant_key_with_vocabulary_has_its_own_digest_and_round_trips():
+    vocab = {"corpus_sha256": "ab" * 32, "min_count": 1}
+    plain = key()
+    cut = VariantKey.create("offline-teacher", "local-abc", "middle", [0, 3], 4, dict(plain.finetune), vocab)
+    assert cut.digest != plain.digest and cut.to_dict()["vocab"] == vocab
+    assert cut.dirname.startswith("offline-teacher__middle-k2-0.3-vocab__SHC__s42__")
+    assert VariantKey.from_dict(cut.to_dict()) == cut and VariantKey.from_dict(plain.to_dict()) == plain
+    other = VariantKey.create(
+        "offline-teacher", "local-abc", "middle", [0, 3], 4, dict(plain.finetune), vocab | {"min_count": 2}
+    )
+    assert other.digest != cut.digest

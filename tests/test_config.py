@@ -49,3 +49,24 @@ def test_bench_config_rejects_bad_values():
         BenchConfig(backends=["tensorrt"])
     with pytest.raises(ValueError, match="batch sizes must be >= 1"):
         BenchConfig(batch_sizes=[0])
+
+
+def test_prune_config_without_vocabulary_keeps_its_old_dict():
+    """Saved records and Ray job specs hold this dict: the vocabulary fields must not appear by default."""
+    assert PruneConfig("middle", keep=6).to_dict() == {
+        "strategy": "middle",
+        "keep": 6,
+        "layers": None,
+        "score_pooling": "cls",
+    }
+    assert PruneConfig("middle", keep=6).fingerprint() == "6d5243450d"  # computed by the code before vocabulary pruning
+
+
+def test_prune_config_with_vocabulary_round_trips_and_validates(tmp_path):
+    config = PruneConfig("top", keep=2, vocab_corpus=tmp_path / "c.txt", vocab_min_count=3)
+    assert config.vocab_corpus == str(tmp_path / "c.txt")  # a path is stored as text, JSON-ready
+    assert config.to_dict()["vocab_min_count"] == 3 and PruneConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="vocab_min_count must be a positive integer, got 0"):
+        PruneConfig("top", keep=2, vocab_corpus="c.txt", vocab_min_count=0)
+    with pytest.raises(ValueError, match="vocab_corpus must be a text file path"):
+        PruneConfig("top", keep=2, vocab_corpus="  ")

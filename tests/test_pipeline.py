@@ -69,3 +69,32 @@ def test_build_variant_second_call_loads_from_cache(variant, tiny_base_dir, cach
     assert again.model.config.pruning["kept_layers"] == [0, 3]
     for a, b in zip(again.model.state_dict().values(), v.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_build_variant_with_vocab_corpus_cuts_the_vocabulary_and_is_cached_by_corpus_content(
+    tiny_base_dir, tmp_path, corpus_lines
+):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(corpus_lines[:200]), encoding="utf-8")
+    cache = VariantCache(tmp_path / "variants")
+    train = FinetuneConfig(**{**FAST, "epochs": 1, "max_train_samples": 120, "max_eval_samples": 60})
+    prune = PruneConfig("top", keep=2, vocab_corpus=str(corpus))
+    v = build_variant(str(tiny_base_dir), prune, train, cache=cache, data_dir=MAHANEWS_DIR, show_progress=False)
+    vocab = v.record["vocab"]
+    assert vocab["tokens_before"] == 3000 > vocab["tokens_after"] == len(v.tokenizer) == v.model.config.vocab_size
+    assert v.record["key"]["vocab"] == {"corpus_sha256": vocab["corpus_sha256"], "min_count": 1}
+    assert "-vocab__" in v.record["name"] and v.record["num_parameters"] == vocab["params_after"]
+    assert v.record["test_metrics"]["num_examples"] == 716
+
+    moved = tmp_path / "elsewhere.txt"  # the key holds the content, not the path: a copy finds the variant
+    moved.write_bytes(corpus.read_bytes())
+    again = build_variant(
+        str(tiny_base_dir),
+        PruneConfig("top", keep=2, vocab_corpus=str(moved)),
+        train,
+        cache=cache,
+        data_dir=MAHANEWS_DIR,
+        show_progress=False,
+    )
+    assert again.from_cache and again.record["name"] == v.record["name"]
+    assert again.tokenizer.get_vocab() == v.tokenizer.get_vocab()

@@ -9,18 +9,23 @@ Dependencies point one way: ``app.py`` (layout, wiring) -> ``pruning.app`` -> th
 - ``registry``: base models (anatomy, importance scores) and fine-tuned variants (the user's and the bundled
   ones), each loaded once.
 - ``panel``: prune-panel values -> plan and configs; parameter, size and speed-up numbers.
+- ``recipe``: vocabulary pruning (is the corpus here, sizes after the cut) and distillation (which teachers fit).
 - ``stack``: the SVG picture of the encoder stack, kept and dropped layers.
 - ``jobs``: fine-tunes owned by the server, one per client, in a first-come line, cancellable.
+- ``training``: the training call a job runs, shaped for ZeroGPU (``spaces.GPU`` wraps it, not a handler).
 - ``preflight``: a fine-tune's size, estimated time and warnings, before it starts.
 - ``backends``: a variant on PyTorch eager or ONNX Runtime fp32 / INT8, ONNX files exported on first use.
 - ``classify``: several variants on one text, on several backends, timed over warm runs.
 - ``classify_view``: the Classify columns, latency chart and JSON; what ``/variants`` returns.
 - ``compare``: every known result in one table, each row saying where it came from.
 - ``damaged``: damaged cache entries, listed apart, deleted or rebuilt.
+- ``ladder_view``: the pretraining ladder's box in Compare (does pruning beat training from scratch?).
 - ``figures``: the plotly charts; ``wording``: how every tab names things and words its messages.
 - ``bench``: what a visitor's request costs, measured with this package's code (``make bench``).
+- ``tabs``: the Gradio side, one ``gr.Blocks`` module per tab over a shared ``AppContext`` (imported by
+  ``app.py`` as ``pruning.app.tabs``, so the functions above stay importable without Gradio's layout code).
 
-This file names what ``app.py`` uses, as ``pruning/__init__.py`` does for the library.
+This file names the functions of this layer, as ``pruning/__init__.py`` does for the library.
 """
 
 from .backends import BACKEND_LABELS, CPU_BACKENDS, available_backends

@@ -35,17 +35,19 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 REFERENCE_FILE = ASSETS / "reference.json"
 BENCHMARK_FILE = ASSETS / "benchmark.json"
 SWEEP_FILE = ASSETS / "sweep" / "results.csv"
+DISTIL_FILE = ASSETS / "distil" / "results.csv"  # the offline-distil preset's sweep; only its distilled rows are new
 CSV_NAME = "marathi-prune-comparison.csv"
 PAPER_CAVEAT = (
     "Paper points are full-size models fine-tuned on the full MahaNews splits; local points are this "
     "project's mini models on the offline split. They give context, not a like-for-like comparison."
 )
 
+VOCAB_COLUMN = "vocabulary (tokens)"  # "before → after" for a vocabulary-pruned variant, empty otherwise
 # The table's columns in order, with their width in the app's table.
 COLUMN_WIDTHS = {
     "source": "84px",
     "model": "120px",
-    "role": "90px",
+    "role": "118px",
     "strategy": "96px",
     "layers kept": "74px",
     "of layers": "50px",
@@ -56,6 +58,7 @@ COLUMN_WIDTHS = {
     "macro F1 %": "62px",
     "params (M)": "80px",
     "size MB (fp32)": "74px",
+    VOCAB_COLUMN: "104px",
     "latency ms": "84px",
     "latency timed on": "200px",
     "trained on": "110px",
@@ -74,6 +77,7 @@ DISPLAY_HEADERS = {  # shorter headers for the app's narrow columns; the CSV kee
     "macro F1 %": "F1 %",
     "params (M)": "params M",
     "size MB (fp32)": "MB fp32",
+    VOCAB_COLUMN: "vocab",
 }
 
 
@@ -151,27 +155,40 @@ def training_texts(record: Mapping) -> str:
     return str(int(limit))
 
 
+def recipe_cells(record: Mapping) -> dict:
+    """The role (a distilled variant is its own series, "pruned + distilled"), vocabulary cell and note of a record."""
+    kind, vocab, taught = variant_kind(record), record.get("vocab") or {}, record.get("distillation") or {}
+    note = (
+        f"; distilled from {taught['teacher']} (α {taught.get('alpha')}, T {taught.get('temperature')})"
+        if taught.get("teacher")
+        else ""
+    )
+    tokens = f"{vocab.get('tokens_before', 0):,} → {vocab['tokens_after']:,}" if vocab.get("tokens_after") else None
+    return {"role": f"{kind} + distilled" if taught else kind, VOCAB_COLUMN: tokens, "_note": note}
+
+
 def cache_rows(records: Sequence[Mapping], built_this_run: set[str], latencies: Mapping[str, dict]) -> list[dict]:
     """One row per cached variant; 'this run' for variants fine-tuned by this app process."""
     rows = []
     for r in records:
         plan, ft, test = r.get("plan", {}), r.get("finetune_config", {}), r.get("test_metrics", {})
         lat = latencies.get(r["name"]) or {}
-        kind = variant_kind(r)
+        kind, recipe = variant_kind(r), recipe_cells(r)
         report = r.get("data_report") or {}
         n_test = report.get("split_rows", {}).get("test", test.get("num_examples"))
         split_source = report.get("split_sources", {}).get("test", "")
         train_notes = (
             f"{ft.get('epochs')} epochs, lr {ft.get('learning_rate')}, seed {ft.get('seed')}, "
-            f"train samples {ft.get('max_train_samples') or 'all'}"
+            f"train samples {ft.get('max_train_samples') or 'all'}{recipe['_note']}"
         )
         rows.append(
             _row(
                 {
                     "source": "this run" if r["name"] in built_this_run else "cache",
                     "model": short_model_name(r.get("base_model", "?")),
-                    "role": kind,
+                    "role": recipe["role"],
                     "strategy": plan.get("strategy") if kind == "pruned" else kind,
+                    VOCAB_COLUMN: recipe[VOCAB_COLUMN],
                     "layers kept": plan.get("keep"),
                     "of layers": plan.get("num_layers"),
                     "kept layers (1 = bottom)": format_layers(plan.get("kept", [])),
@@ -197,8 +214,14 @@ def _getter(row: Mapping) -> Callable[[str], Any]:
     return lambda key: None if key not in row or pd.isna(row[key]) else row[key]
 
 
-def sweep_rows(path: Path = SWEEP_FILE) -> list[dict]:
-    """Rows of assets/sweep/results.csv (one per fine-tuned variant, see pruning.sweep), [] if absent."""
+def sweep_rows(path: Path = SWEEP_FILE, roles: set[str] | None = None) -> list[dict]:
+    """Rows of a sweep's results.csv (one per fine-tuned variant, see pruning.sweep), [] if absent.
+
+    The sweep's "distilled" twins become "pruned + distilled", as distilled variants from the cache do.
+
+    Args:
+        roles: keep only rows of these sweep roles (the distil preset repeats the plain cells of the main sweep).
+    """
     frame = _read_optional(pd.read_csv, path)
     if frame is None:
         return []
@@ -206,6 +229,9 @@ def sweep_rows(path: Path = SWEEP_FILE) -> list[dict]:
     for r in frame.to_dict("records"):
         get = _getter(r)
         acc, role = get("test_accuracy"), str(get("role") or "?")
+        if roles is not None and role not in roles:
+            continue
+        role = "pruned + distilled" if role == "distilled" else role
         spec = get_spec(str(get("model") or ""))
         rows.append(
             _row(
@@ -213,7 +239,7 @@ def sweep_rows(path: Path = SWEEP_FILE) -> list[dict]:
                     "source": "sweep",
                     "model": short_model_name(str(get("model") or "?")),
                     "role": role,
-                    "strategy": get("strategy") if role == "pruned" else role,
+                    "strategy": get("strategy") if role.startswith("pruned") else role,
                     "layers kept": get("layers"),
                     "of layers": spec.num_layers if spec else get("layers"),
                     "dataset": get("dataset"),
@@ -356,7 +382,8 @@ def comparison_rows(
             if load_failures is not None:
                 load_failures[record["name"]] = str(exc)
     rows = cache_rows(records, registry.built_this_run, latencies)
-    return rows + sweep_rows() + benchmark_rows_for_table(bench_rows) + reference_rows(reference)
+    sweeps = sweep_rows() + sweep_rows(DISTIL_FILE, roles={"distilled"})
+    return rows + sweeps + benchmark_rows_for_table(bench_rows) + reference_rows(reference)
 
 
 def build_comparison(

@@ -8,6 +8,7 @@ the folder's ``variant.json`` still says how it was made, the settings to rebuil
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import logging
@@ -17,7 +18,9 @@ from pathlib import Path
 
 from ..cache import RECORD_FILE, CacheEntryError, VariantCache, VariantKey
 from ..config import FinetuneConfig, PruneConfig
+from ..distil import resolve_teacher
 from .bases import check_base_name
+from .recipe import corpus_for_key
 from .wording import scrub_paths
 
 logger = logging.getLogger(__name__)
@@ -43,15 +46,38 @@ class DamagedEntry:
 
 
 def rebuild_settings(folder: Path) -> Rebuild | None:
-    """The settings a variant folder was made with, when its record is readable and its base may be loaded."""
+    """The settings a variant folder was made with, when its record is readable and its base may be loaded.
+
+    They come from the record's key, which is what names the variant: its fine-tuning (a teacher included)
+    and its vocabulary cut, whose corpus must be on this server (the key holds the corpus's hash, not a path).
+    """
     try:
         record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
         key = VariantKey.from_dict(record["key"])
-        prune = None if key.strategy == "full" else PruneConfig.from_dict(record["prune_config"])
-        return Rebuild(check_base_name(key.base_model), prune, FinetuneConfig.from_dict(record["finetune_config"]))
+        return Rebuild(
+            check_base_name(key.base_model), _prune_of(key, record), FinetuneConfig.from_dict(dict(key.finetune))
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable record or a base visitors may not load
         logger.info("cannot rebuild %s: %s", folder.name, exc)
         return None
+
+
+def _prune_of(key: VariantKey, record: Mapping) -> PruneConfig | None:
+    """The PruneConfig that makes `key` again: None for a full model, else the recorded one, with its corpus.
+
+    Raises:
+        ValueError: the key has a vocabulary cut whose corpus is not on this server.
+    """
+    recorded = record.get("prune_config") or {}
+    vocab = dict(key.vocab) if key.vocab else None
+    corpus = corpus_for_key(vocab, recorded.get("vocab_corpus"))
+    if vocab and corpus is None:
+        raise ValueError("its vocabulary was cut to a corpus that is not on this server")
+    cut = {"vocab_corpus": corpus, "vocab_min_count": vocab["min_count"]} if vocab else {}
+    if key.strategy == "full":
+        return PruneConfig("top", keep=key.num_layers, **cut) if vocab else None
+    plain = {"vocab_corpus": None, "vocab_min_count": 1}  # a recorded path stays out unless the key has a cut
+    return dataclasses.replace(PruneConfig.from_dict(recorded), **(plain | cut))
 
 
 def damaged_entries(cache: VariantCache, load_failures: Mapping[str, str] | None = None) -> list[DamagedEntry]:
@@ -107,9 +133,20 @@ def rebuild_of(cache: VariantCache, name: str | None, load_failures: Mapping[str
     """How to make damaged entry `name` again.
 
     Raises:
-        ValueError: `name` is not a damaged entry, or its settings are unreadable or name a base visitors may not load.
+        ValueError: `name` is not a damaged entry, its settings are unreadable or name a base visitors may not load,
+            or the teacher it was distilled from is damaged or gone.
     """
     entry = next((e for e in damaged_entries(cache, load_failures) if e.name == name), None)
     if entry is None or entry.rebuild is None:
         raise ValueError("Only a damaged variant whose settings are still readable can be rebuilt; delete it instead.")
+    teacher = entry.rebuild.train.distil_from
+    if teacher:  # checked now: a job would otherwise fail after loading the model
+        try:
+            resolve_teacher(teacher, entry.rebuild.train.dataset, cache)
+        except ValueError as exc:
+            logger.info("cannot rebuild %s: its teacher %s: %s", name, teacher, exc)
+            raise ValueError(
+                f"It was distilled from {teacher}, which can no longer teach it (damaged or deleted): rebuild or "
+                "fine-tune that full model first, then rebuild this one."
+            ) from None
     return entry.rebuild

@@ -115,6 +115,7 @@ def _hover(frame: pd.DataFrame) -> list[str]:
         f"{r['model']} · {r['role']} · {r['strategy'] or ''} {r['layers kept']}/{r['of layers']} layers<br>"
         f"accuracy {r['test accuracy %']}% · source: {r['source']}<br>latency timed on: {r['latency timed on']}"
         f"<br>trained on: {r['trained on']}<br>{r['variant'] or r['notes'] or ''}"
+        + (f"<br>vocabulary cut: {r[VOCAB]} tokens" if r.get("_vocab") else "")
         for r in frame.to_dict("records")
     ]
 
@@ -122,6 +123,20 @@ def _hover(frame: pd.DataFrame) -> list[str]:
 _SYMBOLS = {"full": "square", "pruned": "circle", "scratch": "diamond", "control": "x"}
 _ROLE_NAMES = {"control": "random init (control)"}
 _LOCAL = ("this run", "cache", "sweep")
+DISTILLED = "pruned + distilled"  # a distilled variant's role: a series of its own, never averaged with plain ones
+VOCAB = "vocabulary (tokens)"  # compare.VOCAB_COLUMN: set for vocabulary-pruned variants
+VOCAB_CUT = " · vocabulary cut"
+
+
+def _symbol(role: str) -> str | None:
+    """The marker of a role; "pruned + distilled" is drawn as pruned, its name and line tell it apart."""
+    return _SYMBOLS.get(role.split(" + ")[0])
+
+
+def _with_vocab(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with a "_vocab" flag (vocabulary pruned), so those variants form series of their own."""
+    cells = frame[VOCAB] if VOCAB in frame else pd.Series(None, index=frame.index, dtype=object)
+    return frame.assign(_vocab=cells.notna() & (cells.astype(str) != ""))
 
 
 def _with_training(frame: pd.DataFrame) -> pd.DataFrame:
@@ -143,31 +158,36 @@ def accuracy_layers_figure(frame: pd.DataFrame, dataset: str) -> go.Figure:
     if local.empty and paper.empty:
         return empty_figure(title, "No results for this dataset yet: fine-tune a variant or run the sweep.")
     fig = go.Figure()
-    local = _with_training(local)
-    pruned = local[local["role"] == "pruned"]
-    for (model, strategy, texts), group in pruned.groupby(["model", "strategy", "training texts"]):
-        full = local[(local["model"] == model) & (local["role"] == "full") & (local["training texts"] == texts)]
+    local = _with_vocab(_with_training(local))
+    pruned = local[local["role"].isin(["pruned", DISTILLED])]
+    keys = ["model", "strategy", "role", "training texts", "_vocab"]
+    for (model, strategy, role, texts, vocab), group in pruned.groupby(keys):
+        # a plain line ends at its full model (every layer kept); a distilled one has no full point of its own
+        same = (local["model"] == model) & (local["training texts"] == texts) & (local["_vocab"] == vocab)
+        full = local[same & (local["role"] == "full")] if role == "pruned" else local.iloc[:0]
         g = pd.concat([group, full]).groupby("layers kept")["test accuracy %"].mean().reset_index()
-        name = f"{model} · {strategy}{_data_suffix(texts)}"
+        taught = " · pruned + distilled" if role == DISTILLED else ""
+        name = f"{model} · {strategy}{taught}{VOCAB_CUT if vocab else ''}{_data_suffix(texts)}"
         fig.add_scatter(
             x=g["layers kept"],
             y=g["test accuracy %"],
             mode="lines+markers",
             name=name,
-            line={"dash": "dot"} if texts != "all" else None,
+            line={"dash": "dot" if texts != "all" else "dash" if taught else "solid"},
+            marker={"symbol": "diamond-wide" if taught else "circle"},
             hovertext=[
                 f"{name} · {k} layers: mean {a:.1f}% over seeds/sources"
                 for k, a in zip(g["layers kept"], g["test accuracy %"], strict=True)
             ],
             hoverinfo="text",
         )
-    for (role, texts), part in local.groupby(["role", "training texts"]):
+    for (role, texts, vocab), part in local.groupby(["role", "training texts", "_vocab"]):
         if role in ("full", "scratch", "control"):
             fig.add_scatter(
                 x=part["layers kept"],
                 y=part["test accuracy %"],
                 mode="markers",
-                name=f"{_ROLE_NAMES.get(role, role)} (local){_data_suffix(texts)}",
+                name=f"{_ROLE_NAMES.get(role, role)} (local){VOCAB_CUT if vocab else ''}{_data_suffix(texts)}",
                 marker={"symbol": _SYMBOLS[role], "size": 11, "line": {"width": 1, "color": "#111"}},
                 hovertext=_hover(part),
                 hoverinfo="text",
@@ -219,15 +239,15 @@ def pareto_figure(frame: pd.DataFrame, dataset: str) -> go.Figure:
             title, "No timed variants yet: open this tab after a fine-tune (variants are timed here), or run the sweep."
         )
     fig = go.Figure()
-    local = _with_training(local)
-    for (role, texts), part in local.groupby(["role", "training texts"]):
-        if role in _SYMBOLS:
+    local = _with_vocab(_with_training(local))
+    for (role, texts, vocab), part in local.groupby(["role", "training texts", "_vocab"]):
+        if _symbol(role):
             fig.add_scatter(
                 x=part["latency ms"],
                 y=part["test accuracy %"],
                 mode="markers",
-                name=f"{_ROLE_NAMES.get(role, role)}{_data_suffix(texts)}",
-                marker={"symbol": _SYMBOLS[role], "size": 11},
+                name=f"{_ROLE_NAMES.get(role, role)}{VOCAB_CUT if vocab else ''}{_data_suffix(texts)}",
+                marker={"symbol": _symbol(role) + ("-open" if role == DISTILLED else ""), "size": 11},
                 hovertext=_hover(part),
                 hoverinfo="text",
             )
@@ -272,20 +292,27 @@ def size_figure(frame: pd.DataFrame) -> go.Figure:
     if rows.empty:
         return empty_figure(title, "No model sizes yet.")
     fig = go.Figure()
-    for source, group in rows.groupby("source"):
+    for (source, vocab), group in _with_vocab(rows).groupby(["source", "_vocab"]):
         paper = source == "paper"
+        cut = f"{VOCAB_CUT} (vocabulary pruned to Marathi text)" if vocab else ""
         fig.add_scatter(
             x=group["layers kept"],
             y=group["params (M)"].astype(float),
             mode="markers",
-            name="paper" if paper else source,
+            name="paper" if paper else f"{source}{cut}",
             hovertext=[
                 f"{r['model']} · {r['role']} · {r['layers kept']} layers: {r['params (M)']} M params, "
-                f"{r['size MB (fp32)']} MB fp32 ({source})"
+                f"{r['size MB (fp32)']} MB fp32 ({source})" + (f"<br>vocabulary {r[VOCAB]} tokens" if vocab else "")
                 for r in group.to_dict("records")
             ],
             hoverinfo="text",
-            marker={"symbol": "star", "size": 15, "color": PAPER_COLOUR} if paper else {"size": 10},
+            marker=(
+                {"symbol": "star", "size": 15, "color": PAPER_COLOUR}
+                if paper
+                else {"symbol": "triangle-down", "size": 11}
+                if vocab
+                else {"size": 10}
+            ),
         )
     fig.update_layout(
         title={"text": f"{title}<br><sup>fp32 size in MB = 4 × parameters in millions</sup>"},

@@ -1,6 +1,7 @@
 """Fine-tuning from the app: jobs that belong to the server, not to a browser tab.
 
-``build_variant`` can take minutes, so a ``FinetuneJob`` runs it in a worker thread and ``stream()``
+``build_variant`` can take minutes, so a ``FinetuneJob`` runs it in a worker thread (through its
+trainer, ``training.train_variant``: the part that goes under ZeroGPU's decorator) and ``stream()``
 yields snapshots (state, message, training events) for the live curve. Closing or reloading the tab
 only stops the stream: the job runs on, its variant lands in the cache, and the page shows it again
 on reload (``JobBoard.job``). Jobs wait in one first-come-first-served line (``SlotQueue``) with one
@@ -14,6 +15,7 @@ through its ``on_built`` callback; it never reaches into the model registry.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import re
@@ -30,17 +32,12 @@ import torch
 from ..cache import VariantCache
 from ..config import FinetuneConfig, PruneConfig
 from ..finetune import FinetuneCancelled, TrainEvent
-from ..pipeline import build_variant
-from ..speed import torch_threads
 from .preflight import Preflight, preflight
+from .training import Trained, Trainer, train_variant
 from .wording import finetune_result, format_duration, short_model_name, user_message
 
 logger = logging.getLogger(__name__)
 
-# Fine-tuning uses all cores unless $MARATHI_PRUNE_TRAIN_THREADS says otherwise.
-TRAIN_THREADS = (
-    int(os.environ["MARATHI_PRUNE_TRAIN_THREADS"]) if os.environ.get("MARATHI_PRUNE_TRAIN_THREADS") else None
-)
 SLOTS_ENV = "MARATHI_PRUNE_FINETUNE_SLOTS"
 GIB_PER_SLOT = 20  # GPU memory one concurrent fine-tune may take (a 12-layer BERT-base at batch 32 needs far less)
 MAX_WAITING = 8  # jobs waiting for a slot, all clients together
@@ -157,17 +154,20 @@ class JobSnapshot:
 
 
 class FinetuneJob:
-    """``build_variant`` in a worker thread; `stream()` yields snapshots for a live curve.
+    """`trainer` (``build_variant``) in a worker thread; `stream()` yields snapshots for a live curve.
 
     Args:
         base: catalog name, hub id or folder of the pretrained model.
         prune: how to cut it; None keeps every layer.
         train: fine-tuning settings.
         cache: where the variant is looked up and saved.
-        stop_file: a file whose appearance stops the job (see ``session_stop_file``).
+        stop_file: a file whose appearance stops the job (see ``session_stop_file``); Cancel creates it, so a
+            trainer in another process (ZeroGPU) stops too. Default: one of the job's own.
         on_built: called with the variant's name when this job trained it (not when it came from the cache).
         queue: the line it waits in for a slot (default: this process's ``default_queue``).
         checked: its ``Preflight``, when one was made.
+        trainer: what builds the variant (``training.train_variant``, or ``training.gpu_trainer()`` on ZeroGPU);
+            called with picklable arguments only, once the job holds a slot.
     """
 
     def __init__(
@@ -181,9 +181,10 @@ class FinetuneJob:
         on_built: Callable[[str], None] | None = None,
         queue: SlotQueue | None = None,
         checked: Preflight | None = None,
+        trainer: Trainer = train_variant,
     ) -> None:
         self.base, self.prune, self.train, self.cache = base, prune, train, cache
-        self.on_built, self.checked = on_built, checked
+        self.on_built, self.checked, self.trainer = on_built, checked, trainer
         self.queue = queue or default_queue()
         self.events: list[dict] = []
         self.state, self.message = "waiting", ""
@@ -191,9 +192,9 @@ class FinetuneJob:
         self.from_cache = False
         self.finished_at: float | None = None
         self._stop = threading.Event()
-        self._stop_file = stop_file
-        if stop_file is not None:
-            stop_file.unlink(missing_ok=True)
+        self._own_stop_file = stop_file is None
+        self._stop_file = stop_file or session_stop_file(f"job-{uuid.uuid4().hex}")
+        self._stop_file.unlink(missing_ok=True)
         self._thread: threading.Thread | None = None
         self._first_step_at: float | None = None
         self.describe = self._describe()
@@ -203,6 +204,8 @@ class FinetuneJob:
             cut = f"{self.prune.strategy}, keeping {self.prune.keep or len(self.prune.layers or [])} layers"
         else:
             cut = "all layers"
+        cut += ", vocabulary cut to Marathi text" if self.prune and self.prune.vocab_corpus else ""
+        cut += f", distilled from {self.train.distil_from}" if self.train.distil_from else ""
         return f"{short_model_name(self.base)} ({cut}) on {self.train.dataset}"
 
     def same_as(self, base: str, prune: PruneConfig | None, train: FinetuneConfig) -> bool:
@@ -213,15 +216,19 @@ class FinetuneJob:
         return self.state in FINISHED
 
     def start(self) -> FinetuneJob:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="finetune")
+        # The caller's context (Gradio's request among it) goes with the job: ZeroGPU's decorator reads the
+        # visitor's request from it to charge the GPU time to them.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run,), daemon=True, name="finetune")
         self._thread.start()
         return self
 
     def cancel(self) -> None:
         self._stop.set()
+        self._stop_file.touch()  # the trainer sees only the file, wherever it runs
 
     def stopped(self) -> bool:
-        return self._stop.is_set() or bool(self._stop_file and self._stop_file.exists())
+        return self._stop.is_set() or self._stop_file.exists()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job finished (True) or `timeout` seconds passed (False)."""
@@ -248,32 +255,36 @@ class FinetuneJob:
         )
 
     def _finish(self, state: str, message: str) -> None:
-        self.state, self.message, self.finished_at = state, message, time.time()
+        # message before state: a snapshot that reads a finished state then reads its final message
+        self.message, self.finished_at = message, time.time()
+        self.state = state
 
     def _run(self) -> None:
-        if not self.queue.acquire(self, self.stopped):
-            self._finish("cancelled", "**Cancelled** before it started; nothing was saved.")
-            return
         try:
-            self._train()
+            if not self.queue.acquire(self, self.stopped):
+                self._finish("cancelled", "**Cancelled** before it started; nothing was saved.")
+                return
+            try:
+                self._train()
+            finally:
+                self.queue.release()
         finally:
-            self.queue.release()
+            if self._own_stop_file:
+                self._stop_file.unlink(missing_ok=True)
 
     def _train(self) -> None:
         about = f" {self.checked.summary()}" if self.checked else ""
         self.state, self.message = "running", f"Preparing {self.describe} (loading model and data).{about}"
         started = time.perf_counter()
+        variant: Trained | None = None
         try:
-            with torch_threads(TRAIN_THREADS):
-                variant = build_variant(
-                    self.base,
-                    self.prune,
-                    self.train,
-                    cache=self.cache,
-                    on_event=self._on_event,
-                    should_stop=self.stopped,
-                    show_progress=False,  # the job outlives its request, so no gr.Progress to follow tqdm
-                )
+            for item in self.trainer(self.base, self.prune, self.train, self.cache, self._stop_file):
+                if isinstance(item, Trained):
+                    variant = item
+                else:
+                    self._on_event(item)
+            if variant is None:
+                raise RuntimeError("the trainer ended without a variant")
             result = finetune_result(variant.record, variant.from_cache, time.perf_counter() - started)
             if not variant.from_cache and self.on_built is not None:
                 self.on_built(variant.record["name"])
@@ -303,8 +314,9 @@ class FinetuneJob:
         )
 
     def snapshot(self) -> JobSnapshot:
-        message = self._waiting_message() if self.state == "waiting" else self.message
-        return JobSnapshot(self.state, message, list(self.events), self.record, self.from_cache)
+        state = self.state  # read once: a job that finishes meanwhile must not pair "done" with "Starting…"
+        message = self._waiting_message() if state == "waiting" else self.message
+        return JobSnapshot(state, message, list(self.events), self.record, self.from_cache)
 
     def stream(self, interval: float = 0.5) -> Iterator[JobSnapshot]:
         """Snapshots while the job runs (only when something changed), then the final one."""
@@ -347,6 +359,8 @@ class JobBoard:
         on_built: passed to every job (app.py wires it to ``ModelRegistry.mark_built``).
         queue: the line jobs wait in (default: this process's ``default_queue``).
         max_waiting (int, defaults to MAX_WAITING): jobs that may wait for a slot, all clients together.
+        trainer: passed to every job (the app gives ``training.gpu_trainer()``: on ZeroGPU the GPU is held
+            for the training only, not while a job waits in line or a page follows it).
     """
 
     def __init__(
@@ -355,8 +369,9 @@ class JobBoard:
         on_built: Callable[[str], None] | None = None,
         queue: SlotQueue | None = None,
         max_waiting: int = MAX_WAITING,
+        trainer: Trainer = train_variant,
     ) -> None:
-        self.cache, self.on_built = cache, on_built
+        self.cache, self.on_built, self.trainer = cache, on_built, trainer
         self.queue = queue or default_queue()
         self.max_waiting = max_waiting
         self._jobs: dict[str, FinetuneJob] = {}
@@ -395,6 +410,7 @@ class JobBoard:
                 on_built=self.on_built,
                 queue=self.queue,
                 checked=checked,
+                trainer=self.trainer,
             )
             self._jobs[client] = job.start()
         return job

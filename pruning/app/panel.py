@@ -57,16 +57,18 @@ class PanelSetting:
             return select_layers("custom", self.num_layers, layers=list(self.layers or ()))
         return select_layers(self.strategy, self.num_layers, keep=self.keep, scores=scores.cls if scores else None)
 
-    def prune_config(self) -> PruneConfig | None:
-        """What to fine-tune; None means "keep every layer" (the full reference).
+    def prune_config(self, vocab_corpus: str | None = None) -> PruneConfig | None:
+        """What to fine-tune; None means "keep every layer and token" (the full reference).
 
         "contribution" needs no scores here: ``build_variant`` scores layers on the chosen dataset's dev split.
+        With `vocab_corpus` (``recipe.vocab_corpus``) the vocabulary is cut too; every layer kept then becomes
+        "top" at full depth, which ``build_variant`` keys as the full model (no importance scores computed).
         """
         if self.keep == self.num_layers:
-            return None
+            return PruneConfig("top", keep=self.num_layers, vocab_corpus=vocab_corpus) if vocab_corpus else None
         if self.strategy == "custom":
-            return PruneConfig("custom", layers=list(self.layers or ()))
-        return PruneConfig(self.strategy, keep=self.keep)
+            return PruneConfig("custom", layers=list(self.layers or ()), vocab_corpus=vocab_corpus)
+        return PruneConfig(self.strategy, keep=self.keep, vocab_corpus=vocab_corpus)
 
 
 def read_panel(strategy: str, keep: float | None, layers: Sequence[int] | None, num_layers: int) -> PanelSetting:
@@ -86,11 +88,35 @@ def read_panel(strategy: str, keep: float | None, layers: Sequence[int] | None, 
     return PanelSetting(strategy, num_layers, k)
 
 
-def finetune_config(dataset: str, epochs: float, learning_rate: float, max_samples: float | None) -> FinetuneConfig:
-    """FinetuneConfig from the panel; 0 or empty sample limit means all training texts."""
+def finetune_config(
+    dataset: str,
+    epochs: float,
+    learning_rate: float,
+    max_samples: float | None,
+    distil_from: str | None = None,
+    alpha: float | None = None,
+    temperature: float | None = None,
+) -> FinetuneConfig:
+    """FinetuneConfig from the panel; 0 or empty sample limit means all training texts.
+
+    `distil_from` is a teacher already checked (``recipe.check_teacher``); None trains on labels alone, and
+    then alpha and temperature are left at their defaults, so the config (the cache key) is plain fine-tuning's.
+    """
     limit = int(max_samples) if max_samples else None
+    distil = {}
+    if distil_from:
+        defaults = FinetuneConfig()
+        distil = {
+            "distil_from": distil_from,
+            "distil_alpha": float(defaults.distil_alpha if alpha is None else alpha),
+            "distil_temperature": float(defaults.distil_temperature if temperature is None else temperature),
+        }
     return FinetuneConfig(
-        dataset=dataset or "SHC", epochs=float(epochs), learning_rate=float(learning_rate), max_train_samples=limit
+        dataset=dataset or "SHC",
+        epochs=float(epochs),
+        learning_rate=float(learning_rate),
+        max_train_samples=limit,
+        **distil,
     )
 
 

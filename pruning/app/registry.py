@@ -41,7 +41,7 @@ CALIBRATION_TEXTS = 128  # dev headlines used for the importance chart and the O
 MAX_LOADED_BASES = 2  # a full-size base model takes ~1 GB in fp32
 MAX_LOADED_VARIANTS = 8
 # torch's intra-op thread count is per Python thread. One thread per request keeps 20 concurrent requests
-# (and a busy shared CPU) from fighting over cores; fine-tuning sets its own (jobs.TRAIN_THREADS).
+# (and a busy shared CPU) from fighting over cores; fine-tuning sets its own (training.TRAIN_THREADS).
 INFER_THREADS = int(os.environ.get("MARATHI_PRUNE_INFER_THREADS", "1"))
 # Classify requests run at once, one per core: more would time each other's runs, not the models.
 CLASSIFY_CONCURRENCY = max(1, available_cpus() // INFER_THREADS)

@@ -63,6 +63,17 @@ NO_VARIANT = (
     "No fine-tuned model yet. Fine-tune one in the “Prune & fine-tune” tab first "
     "(a variant that is already cached loads instantly), then classify."
 )
+LADDER_TITLE = "Does pruning beat training from scratch? (pretraining ladder)"
+LADDER_INTRO = (
+    "The paper's pruned MahaBERT-v2 had far more pretraining behind it than the small models it beat. The ladder "
+    "repeats the test on this project's offline family: the 12-layer teacher pretrained for 1×, 2×, 4×… the scratch "
+    "models' token budget, pruned to 6 and 2 layers (best strategy chosen on validation), against the scratch "
+    "models of that depth; 95% intervals over seeds."
+)
+NO_LADDER = (
+    "The new offline family's ladder has not been measured yet. Run `make ladder` (fine-tunes every teacher rung "
+    "against the scratch models; hours on CPU) and its result appears here."
+)
 PICK_A_BASE = "Pick a base model above (or type a Hugging Face id such as owner/name)."
 NO_DATA_SCORES = "On the {n} demo headlines: no MahaNews data here (MAHANEWS_DIR gives 128 dev headlines)."
 
@@ -136,7 +147,20 @@ def describe_variant(record: Mapping) -> str:
         how = f"{plan.get('num_layers')} layers"
     return (
         f"{short_model_name(record.get('base_model', '?'))} · {how} · {ft.get('dataset', '?')} · seed {ft.get('seed')}"
+        + variant_recipe(record)
     )
+
+
+def variant_recipe(record: Mapping) -> str:
+    """' · distilled · vocabulary 8,000 → 7,650' for what a variant had beyond plain pruning; '' otherwise.
+
+    Two variants of the same cut differ by these alone, so every picker and table line names them.
+    """
+    vocab = record.get("vocab") or {}
+    parts = [" · distilled"] if record.get("distillation") else []
+    if vocab.get("tokens_after"):
+        parts.append(f" · vocabulary {vocab.get('tokens_before', 0):,} → {vocab['tokens_after']:,}")
+    return "".join(parts)
 
 
 def variant_label(record: Mapping) -> str:
@@ -155,9 +179,27 @@ def finetune_result(record: Mapping, from_cache: bool, seconds: float) -> str:
     return (
         f"{head}: test accuracy **{100 * test['accuracy']:.1f}%**, macro-F1 {100 * test['macro_f1']:.1f}% on "
         f"{test.get('num_examples', '?')} held-out texts (majority-class baseline "
-        f"{100 * record.get('majority_baseline_test', 0):.1f}%). Saved as `{record['name']}`; "
+        f"{100 * record.get('majority_baseline_test', 0):.1f}%).{_recipe_result(record)} Saved as `{record['name']}`; "
         "it is now selectable in Classify and listed in Compare."
     )
+
+
+def _recipe_result(record: Mapping) -> str:
+    """What a finished fine-tune's vocabulary cut saved and who taught it, as sentences ('' for neither)."""
+    out, vocab, taught = "", record.get("vocab") or {}, record.get("distillation") or {}
+    if vocab.get("tokens_after"):
+        out += (
+            f" Vocabulary cut from {vocab.get('tokens_before', 0):,} to {vocab['tokens_after']:,} tokens: "
+            f"{vocab.get('bytes_fp32_before', 0) / 1e6:.1f} → {vocab.get('bytes_fp32_after', 0) / 1e6:.1f} MB in fp32."
+        )
+    if taught.get("teacher"):
+        acc = taught.get("teacher_test_accuracy")
+        out += (
+            f" Distilled from `{taught['teacher']}`"
+            + (f" (test accuracy {100 * acc:.1f}%)" if acc is not None else "")
+            + f", α {taught.get('alpha')}, T {taught.get('temperature')}."
+        )
+    return out
 
 
 def scrub_paths(text: str) -> str:

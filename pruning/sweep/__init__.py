@@ -16,9 +16,19 @@ from .grid import (
     PRUNE_STRATEGIES,
     SweepConfig,
     SweepInterrupted,
+    describe_cells,
     run_sweep,
 )
-from .report import accuracy_figure, ci95, summarise, to_markdown, welch_ci95, write_outputs
+from .report import (
+    accuracy_figure,
+    ci95,
+    distil_comparison,
+    distil_markdown,
+    summarise,
+    to_markdown,
+    welch_ci95,
+    write_outputs,
+)
 
 __all__ = [
     "DEFAULT_OUTPUT",
@@ -33,6 +43,9 @@ __all__ = [
     "ci95",
     "cmd_sweep",
     "default_output",
+    "describe_cells",
+    "distil_comparison",
+    "distil_markdown",
     "run_sweep",
     "summarise",
     "to_markdown",

@@ -13,7 +13,17 @@ from models.store import home
 
 from ..cache import VariantCache
 from ..strategies import parse_int_list
-from .grid import DEFAULT_OUTPUT, ENGINES, PRESET_OUTPUT, PRESETS, SweepConfig, SweepInterrupted, run_sweep
+from .grid import (
+    DEFAULT_OUTPUT,
+    ENGINES,
+    PRESET_ASSETS,
+    PRESET_OUTPUT,
+    PRESETS,
+    SweepConfig,
+    SweepInterrupted,
+    describe_cells,
+    run_sweep,
+)
 from .report import write_outputs
 
 if TYPE_CHECKING:
@@ -33,11 +43,18 @@ def add_sweep_parser(sub) -> None:
     p.add_argument("--epochs", type=float)
     p.add_argument("--lr", type=float)
     p.add_argument("--no-latency", action="store_true")
+    p.add_argument(
+        "--distil",
+        action="store_true",
+        help="also fine-tune every pruned cell distilled from the full model of its seed (built first)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="list the cells and the output folder; build nothing")
     p.add_argument("--data-dir")
     p.add_argument("--cache-dir", help="variant cache; with --address, a folder every node shares")
     p.add_argument(
         "--output",
-        help="folder for results.csv, summary.md, figures (default assets/sweep; smoke: <cache root>/sweeps/smoke)",
+        help="folder for results.csv, summary.md, figures (default assets/sweep; offline-distil: assets/distil; "
+        "smoke: <cache root>/sweeps/smoke)",
     )
     p.add_argument("--engine", choices=ENGINES, default="local", help="local (default) or ray (a trial per cell)")
     p.add_argument("--address", help="ray: join this cluster ('auto', 'ray://head:10001'); default a local instance")
@@ -47,8 +64,10 @@ def add_sweep_parser(sub) -> None:
 
 
 def default_output(preset: str | None) -> Path:
-    """assets/sweep for the reference presets; the smoke test's results go under the cache root."""
-    return home() / PRESET_OUTPUT[preset] if preset in PRESET_OUTPUT else DEFAULT_OUTPUT
+    """assets/sweep (or the preset's own assets/ folder) for the reference presets; smoke's go under the cache root."""
+    if preset in PRESET_OUTPUT:
+        return home() / PRESET_OUTPUT[preset]
+    return PRESET_ASSETS.get(preset, DEFAULT_OUTPUT)
 
 
 def _ray_config(args: argparse.Namespace) -> RayConfig | None:
@@ -84,7 +103,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     }
     if args.no_latency:
         values["latency"] = False
+    if args.distil:
+        values["distil"] = True
     config = SweepConfig.from_dict(values)
+    output = Path(args.output) if args.output else default_output(args.preset)
+    if args.dry_run:
+        cells = describe_cells(config)
+        print(json.dumps({"runs": len(cells), "output": str(output), "cells": cells}, indent=1))
+        return 0
     ray_config = _ray_config(args)
     try:
         results = run_sweep(
@@ -94,7 +120,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 130
     command = "python -m pruning " + " ".join(shlex.quote(a) for a in args.argv)
-    paths = write_outputs(results, Path(args.output) if args.output else default_output(args.preset), command)
+    paths = write_outputs(results, output, command)
     print(
         json.dumps(
             {

@@ -126,6 +126,7 @@ def job_label(job: Job) -> str:
     """A readable, filesystem-safe trial name: ``offline-teacher__middle-k6__SHC__s0``."""
     base, prune, train = job
     cut = "full" if prune is None else f"{prune.strategy}-k{prune.keep or len(prune.layers or [])}"
+    cut += "-distilled" if train.distil_from else ""
     return slug(f"{base.rstrip('/').split('/')[-1]}__{cut}__{train.dataset}__s{train.seed}", max_len=100)
 
 

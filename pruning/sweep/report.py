@@ -94,6 +94,19 @@ def accuracy_figure(summary: pd.DataFrame):
                 error_y={"type": "data", "array": 100 * part.test_accuracy_ci95},
             )
         )
+    distilled = summary[summary.role == "distilled"]
+    for strategy in distilled.strategy.unique():
+        part = pd.concat([full, distilled[distilled.strategy == strategy]]).sort_values("layers")
+        fig.add_trace(
+            go.Scatter(
+                x=part.layers,
+                y=100 * part.test_accuracy_mean,
+                mode="lines+markers",
+                name=f"distilled: {strategy}",
+                line={"dash": "dash"},
+                error_y={"type": "data", "array": 100 * part.test_accuracy_ci95},
+            )
+        )
     scratch = summary[summary.role == "scratch"]
     fig.add_trace(
         go.Scatter(
@@ -116,8 +129,64 @@ def accuracy_figure(summary: pd.DataFrame):
     return fig
 
 
+def distil_comparison(results: pd.DataFrame) -> pd.DataFrame:
+    """Every pruned cell beside its distilled twin: mean test accuracy over seeds, and the gain distillation brings.
+
+    The gain's interval is over per-seed differences (a paired t-interval): a twin shares its plain cell's
+    seed, hence its head initialisation and batch order, so the pairs differ by the teacher alone. ``full``
+    is the teachers' mean accuracy, the ceiling both aim at. Empty when the sweep distilled nothing.
+    """
+    if "role" not in results or not (results.role == "distilled").any():
+        return pd.DataFrame()
+    keys = ["dataset", "model", "strategy", "layers"]
+    plain = results[results.role == "pruned"]
+    rows = []
+    for (dataset, model, strategy, layers), twins in results[results.role == "distilled"].groupby(keys, sort=False):
+        same = plain[(plain.dataset == dataset) & (plain.model == model)]
+        same = same[(same.strategy == strategy) & (same.layers == layers)]
+        full = results[(results.role == "full") & (results.dataset == dataset) & (results.model == model)]
+        pairs = twins.merge(same, on="seed", suffixes=("_distilled", "_plain"))
+        gains = pairs.test_accuracy_distilled - pairs.test_accuracy_plain
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "strategy": strategy,
+                "layers": layers,
+                "seeds": len(pairs),
+                "full_mean": full.test_accuracy.mean(),
+                "plain_mean": same.test_accuracy.mean(),
+                "plain_ci95": ci95(same.test_accuracy),
+                "distilled_mean": twins.test_accuracy.mean(),
+                "distilled_ci95": ci95(twins.test_accuracy),
+                "gain_mean": gains.mean(),
+                "gain_ci95": ci95(gains),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def distil_markdown(table: pd.DataFrame) -> str:
+    """The ``distil_comparison`` table in Markdown, in accuracy points (mean ± 95% CI)."""
+    lines = [
+        "| dataset | model | strategy | layers | seeds | full (teacher) | plain | distilled | gain (points) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.dataset} | {r.model} | {r.strategy} | {r.layers} | {r.seeds} | {100 * r.full_mean:.1f} | "
+            f"{100 * r.plain_mean:.1f} ± {100 * r.plain_ci95:.1f} | "
+            f"{100 * r.distilled_mean:.1f} ± {100 * r.distilled_ci95:.1f} | "
+            f"{100 * r.gain_mean:+.1f} ± {100 * r.gain_ci95:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def write_outputs(results: pd.DataFrame, output: Path, command: str) -> dict[str, Path]:
-    """results.csv, summary.csv, summary.md (with command and machine) and accuracy.html/json."""
+    """results.csv, summary.csv, summary.md (with command and machine) and accuracy.html/json.
+
+    A sweep with distilled twins also writes distil.csv, and summary.md gets the plain-vs-distilled table.
+    """
     output.mkdir(parents=True, exist_ok=True)
     summary = summarise(results)
     paths = {
@@ -136,7 +205,18 @@ def write_outputs(results: pd.DataFrame, output: Path, command: str) -> dict[str
         f"Date: {time.strftime('%Y-%m-%d')}",
         "",
     ]
-    paths["summary.md"].write_text("\n".join(header) + to_markdown(summary) + "\n", encoding="utf-8")
+    markdown = "\n".join(header) + to_markdown(summary) + "\n"
+    distil = distil_comparison(results)
+    if not distil.empty:
+        paths["distil.csv"] = output / "distil.csv"
+        distil.to_csv(paths["distil.csv"], index=False)
+        markdown += (
+            "\n## Distilled vs plain fine-tuning of the pruned models\n\n"
+            "Test accuracy (%), mean ± 95% CI over seeds; the gain's interval is over per-seed differences.\n\n"
+            + distil_markdown(distil)
+            + "\n"
+        )
+    paths["summary.md"].write_text(markdown, encoding="utf-8")
     figure = accuracy_figure(summary)
     paths["accuracy.json"].write_text(figure.to_json(), encoding="utf-8")
     figure.write_html(paths["accuracy.html"], include_plotlyjs="cdn")

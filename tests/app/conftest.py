@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pruning import FinetuneConfig, PruneConfig, VariantCache, build_variant
-from pruning.app import jobs
+from pruning.app import training
 from pruning.app.bases import MODEL_DIRS_ENV
 from pruning.app.registry import ModelRegistry
 from tests.conftest import MAHANEWS_DIR, make_tiny_bert
@@ -65,7 +65,7 @@ def import_app(
         monkeypatch.delenv("MAHANEWS_DIR", raising=False)
     else:
         monkeypatch.setenv("MAHANEWS_DIR", str(mahanews))
-    monkeypatch.setattr(jobs, "TRAIN_THREADS", 1)  # the CI box is small and busy
+    monkeypatch.setattr(training, "TRAIN_THREADS", 1)  # the CI box is small and busy
     if "app" in sys.modules:
         return importlib.reload(sys.modules["app"])
     return importlib.import_module("app")
@@ -149,3 +149,31 @@ def launched_app(app_cache, tiny_base_dir, model_dirs) -> Iterator[tuple[object,
         app = import_app(mp, app_cache, tiny_base_dir, model_dirs=model_dirs)
         with serving(app) as url:
             yield app, url
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory, corpus_lines) -> Path:
+    """400 real Marathi corpus lines: the app's vocabulary corpus in tests (the shared one takes minutes to count)."""
+    path = tmp_path_factory.mktemp("vocab-corpus") / "corpus.txt"
+    path.write_text("\n".join(corpus_lines[:400]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def recipe_cache(tmp_path_factory, variant_cache, tiny_base_dir, small_corpus) -> VariantCache:
+    """`variant_cache` plus two vocabulary-cut variants (~25 s): the full model, and a middle-2 cut distilled from it.
+
+    Read-only for the tests, like `variant_cache`. The full one is the only teacher a vocabulary-cut student can
+    have (distillation needs the same token ids).
+    """
+    root = tmp_path_factory.mktemp("recipe-home") / "variants"
+    shutil.copytree(variant_cache.root, root)
+    cache = VariantCache(root)
+    base, corpus = str(tiny_base_dir), str(small_corpus)
+    common = {"cache": cache, "data_dir": MAHANEWS_DIR, "show_progress": False}
+    teacher = build_variant(
+        base, PruneConfig("top", keep=4, vocab_corpus=corpus), FinetuneConfig(**TINY_TRAIN), **common
+    )
+    taught = FinetuneConfig(**TINY_TRAIN, distil_from=teacher.record["name"])
+    build_variant(base, PruneConfig("middle", keep=2, vocab_corpus=corpus), taught, **common)
+    return cache

@@ -5,11 +5,13 @@ Screenshots go to tests/artifacts/ (git-ignored) for a human to look at: Devanag
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from pruning import LABELS
+from pruning import LABELS, VariantCache
+from pruning.app import ladder_view, recipe
 from tests.app.conftest import HEADLINE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -26,6 +28,24 @@ LAUNCH_ARGS = [
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason="needs Debian's chromium at /usr/bin/chromium (make browser)"
 )
+
+
+@pytest.fixture(scope="module")
+def app_cache(tmp_path_factory, recipe_cache) -> VariantCache:
+    """The tiny variants plus a vocabulary-cut full model and a distilled, vocabulary-cut cut (``recipe_cache``)."""
+    root = tmp_path_factory.mktemp("app-home") / "variants"
+    shutil.copytree(recipe_cache.root, root)
+    return VariantCache(root)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def vocab_corpus(small_corpus, tmp_path_factory):
+    """The app's vocabulary corpus is the one `recipe_cache` was cut to (the shared one takes minutes to count);
+    no ladder has been measured (whatever assets/ladder holds by now)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(recipe, "CORPUS_FILE", small_corpus)
+        mp.setattr(ladder_view, "LADDER_DIR", tmp_path_factory.mktemp("no-ladder"))
+        yield small_corpus
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +81,26 @@ def test_browser_slider_redraws_the_stack_picture(page):
     page.screenshot(path=ARTIFACTS / "01-prune.png", full_page=True)
 
 
+def test_browser_vocab_box_shows_sizes_and_offers_the_cut_teacher(page):
+    page.locator("#vocab-prune input[type=checkbox]").check()
+    stats = "(document.querySelector('#vocab-stats')?.innerText ?? '')"
+    page.wait_for_function(f"{stats}.includes('Vocabulary cut to Marathi text') && {stats}.includes('MB')")
+    assert "3 of 4 layers" in page.locator("#vocab-stats").inner_text()  # the slider's last position
+    info = "(document.querySelector('#distil-from')?.innerText ?? '')"
+    page.wait_for_function(f"{info}.includes('same vocabulary cut')")  # the menu now lists cut teachers only
+    page.locator("#distil-from input").click()
+    options = page.locator("[data-testid=dropdown-option]")
+    options.first.wait_for()
+    assert options.count() == 2  # labels only, and the vocabulary-cut full model
+    options.filter(has_text="vocabulary").first.click()
+    assert "4 layers" in page.locator("#distil-from input").input_value()
+    page.get_by_text("Distillation settings").click()
+    page.wait_for_selector("#distil-settings input[type=range]")
+    errors = page.locator(".toast-body.error").all_inner_texts()
+    assert not errors, errors
+    page.screenshot(path=ARTIFACTS / "06-prune-vocab-distil.png", full_page=True)
+
+
 def test_browser_classify_shows_labels_and_latency(page):
     page.get_by_role("tab", name="② Classify").click()
     page.locator("#classify-text textarea").fill(HEADLINE)
@@ -81,6 +121,9 @@ def test_browser_compare_lists_cache_and_paper_rows(page):
         "document.querySelector('#compare-table') && "
         "document.querySelector('#compare-table').innerText.includes('cache')"
     )
+    page.get_by_text("Does pruning beat training from scratch?").click()
+    page.get_by_text("has not been measured yet").wait_for()  # no assets/ladder/ladder.csv yet: a sentence, no plot
+    assert page.get_by_text("pruned + distilled").count() > 0  # the distilled variant's own series
     page.wait_for_timeout(1500)  # let plotly finish drawing for the screenshot
     page.screenshot(path=ARTIFACTS / "03-compare.png", full_page=True)
 
@@ -113,14 +156,17 @@ def test_browser_reload_shows_the_running_finetune_and_cancel_ends_it(page, monk
     """Issue 11: closing or reloading the tab no longer cancels a fine-tune; Cancel ends in 'Cancelled'."""
     import time
 
-    from pruning.app import jobs
+    from pruning.app import training
 
-    real = jobs.build_variant
+    real = training.build_variant
 
-    def slow(*args, on_event=None, **kwargs):  # 0.3 s a step: time to reload while it runs
-        return real(*args, on_event=lambda e: (time.sleep(0.3 if e.kind == "step" else 0), on_event(e)), **kwargs)
+    # 1 s a step (33 steps): time to reload and click Cancel while it runs, even on a busy 2-core machine where
+    # a reload and the click take ~20 s (at 0.3 s a step the job sometimes finished first, before and after the
+    # split into tab modules)
+    def slow(*args, on_event=None, **kwargs):
+        return real(*args, on_event=lambda e: (time.sleep(1.0 if e.kind == "step" else 0), on_event(e)), **kwargs)
 
-    monkeypatch.setattr(jobs, "build_variant", slow)
+    monkeypatch.setattr(training, "build_variant", slow)
     page.reload(wait_until="domcontentloaded")
     page.wait_for_selector(".stack-picture svg")
     page.locator("#train-samples input").fill("352")

@@ -131,3 +131,35 @@ def test_reduced_data_runs_form_their_own_series_never_averaged_with_full_data()
     pareto_rows = [{**r, "latency ms": 1.0} for r in rows]
     names = {t.name for t in figures.pareto_figure(compare.compare_table(pareto_rows, "SHC"), "SHC").data}
     assert {"pruned", "pruned · 64 training texts"} <= names
+
+
+def test_distilled_and_vocabulary_cut_variants_are_series_of_their_own(recipe_cache, tmp_path):
+    records = recipe_cache.list().records
+    latencies = {r["name"]: {"median_ms": 1.0 + i, "device": "cpu"} for i, r in enumerate(records)}
+    frame = compare.compare_table(compare.cache_rows(records, set(), latencies), "SHC")
+    student = frame[frame["role"] == "pruned + distilled"].iloc[0]
+    teacher = next(r for r in records if r["key"]["strategy"] == "full" and r["key"].get("vocab"))
+    assert student["strategy"] == "middle" and f"distilled from {teacher['name']} (α 0.5, T 2.0)" in student["notes"]
+    tokens = teacher["vocab"]
+    assert student[compare.VOCAB_COLUMN] == f"{tokens['tokens_before']:,} → {tokens['tokens_after']:,}"
+    assert frame[compare.VOCAB_COLUMN].isna().sum() == 2  # the plain full and pruned variants
+    model, few = student["model"], " · 64 training texts"  # the tiny variants train on 64 texts
+    accuracy = {t.name: list(t.x) for t in figures.accuracy_layers_figure(frame, "SHC").data}
+    assert accuracy[f"{model} · middle{few}"] == [2, 4]  # the plain line ends at the plain full model
+    assert accuracy[f"{model} · middle · pruned + distilled · vocabulary cut{few}"] == [2]  # apart, no full point
+    assert accuracy[f"full (local) · vocabulary cut{few}"] == accuracy[f"full (local){few}"] == [4]
+    pareto = {t.name.removesuffix(few) for t in figures.pareto_figure(frame, "SHC").data}
+    assert {"pruned", "full", "pruned + distilled · vocabulary cut", "full · vocabulary cut"} <= pareto
+    sizes = {t.name: list(t.y) for t in figures.size_figure(frame).data}
+    cut = sizes["cache · vocabulary cut (vocabulary pruned to Marathi text)"]
+    assert len(cut) == 2 and max(cut) < max(sizes["cache"])  # the cut full model is smaller than the plain one
+    assert "pruned + distilled" in set(compare.table_for_display(frame)["role"])
+    sweep = tmp_path / "results.csv"  # the offline-distil preset's results: only its distilled twins are added
+    pd.DataFrame(
+        [
+            {"model": "offline-teacher", "role": role, "strategy": "middle", "layers": 6, "test_accuracy": acc}
+            for role, acc in (("pruned", 0.7), ("distilled", 0.75))
+        ]
+    ).to_csv(sweep, index=False)
+    rows = compare.sweep_rows(sweep, roles={"distilled"})
+    assert [(r["role"], r["strategy"], r["test accuracy %"]) for r in rows] == [("pruned + distilled", "middle", 75.0)]

@@ -13,7 +13,7 @@ def app_client(launched_app, tiny_base_dir):
     from gradio_client import Client
 
     app, url = launched_app
-    assert app.DEFAULT_MODEL == str(tiny_base_dir) and app.DEPTH == 4
+    assert app.ctx.default_model == str(tiny_base_dir) and app.ctx.depth == 4
     return Client(url, verbose=False)
 
 

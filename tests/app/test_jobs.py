@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pruning import FinetuneConfig, PruneConfig
-from pruning.app import jobs
+from pruning.app import jobs, training
 from tests.app.conftest import TINY_TRAIN
 
 
@@ -87,7 +87,7 @@ def test_job_board_keeps_one_job_per_client_and_bounds_the_line(registry, tiny_b
         gate.wait(10)
         raise RuntimeError("boom in /secret/place")
 
-    monkeypatch.setattr(jobs, "build_variant", fake_build)
+    monkeypatch.setattr(training, "build_variant", fake_build)
     board = jobs.JobBoard(registry.cache, queue=jobs.SlotQueue(1), max_waiting=1)
     train = FinetuneConfig(**TINY_TRAIN)
     first = board.start("alice", str(tiny_base_dir), None, train)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from models import CATALOG, HubUnreachableError
-from pruning import PruneConfig, prune_layers, select_layers
+from pruning import FinetuneConfig, PruneConfig, prune_layers, select_layers
 from pruning.app import bases, panel, wording
 from pruning.app.compare import load_benchmark_rows
 from pruning.app.figures import latency_layers_figure
@@ -79,6 +79,28 @@ def test_ui_values_become_configs_or_clear_errors():
     assert panel.finetune_config("LPC", 2, 1e-4, 0).max_train_samples is None
     with pytest.raises(ValueError, match="epochs"):
         panel.finetune_config("SHC", 0, 1e-4, 10)
+
+
+def test_the_vocabulary_box_and_the_teacher_reach_the_configs():
+    corpus = "/srv/corpus.txt"  # the server's corpus (recipe.vocab_corpus); a visitor only ticks a box
+    full = panel.read_panel("middle", 4, None, 4)
+    assert full.prune_config(corpus) == PruneConfig("top", keep=4, vocab_corpus=corpus)  # every layer, fewer tokens
+    assert panel.read_panel("middle", 2, None, 4).prune_config(corpus) == PruneConfig(
+        "middle", keep=2, vocab_corpus=corpus
+    )
+    custom = panel.read_panel("custom", None, [3, 0], 4).prune_config(corpus)
+    assert custom == PruneConfig("custom", layers=[0, 3], vocab_corpus=corpus)
+    taught = panel.finetune_config("SHC", 1, 5e-5, 64, "teacher-variant", 0.3, 4.0)
+    assert (taught.distil_from, taught.distil_alpha, taught.distil_temperature) == ("teacher-variant", 0.3, 4.0)
+    defaults = panel.finetune_config("SHC", 1, 5e-5, 64, "teacher-variant")
+    assert (defaults.distil_alpha, defaults.distil_temperature) == (FinetuneConfig().distil_alpha, 2.0)
+    # no teacher: the sliders are ignored, so the cache key is plain fine-tuning's (bundled variants match it)
+    plain = panel.finetune_config("SHC", 1, 5e-5, 64, None, 0.3, 4.0)
+    assert (
+        plain.to_dict() == panel.finetune_config("SHC", 1, 5e-5, 64).to_dict() and "distil_alpha" not in plain.to_dict()
+    )
+    with pytest.raises(ValueError, match="distil_alpha"):
+        panel.finetune_config("SHC", 1, 5e-5, 64, "teacher-variant", 1.5)
 
 
 def test_preview_and_finetune_read_the_panel_the_same_way():

@@ -18,7 +18,7 @@ import pytest
 
 from models import CATALOG
 from pruning import LABELS, VariantCache
-from pruning.app import bases, compare, jobs
+from pruning.app import bases, compare, jobs, training
 from tests.app.conftest import HEADLINE
 
 STEP_S = 0.3
@@ -76,7 +76,7 @@ def client(url):
 @pytest.fixture(autouse=True)
 def slow_steps(monkeypatch):
     """Every fine-tune step takes at least STEP_S, so a test can cancel or reload while a job runs."""
-    real = jobs.build_variant
+    real = training.build_variant
 
     def slow(*args, on_event=None, **kwargs):
         def event(e):
@@ -86,7 +86,7 @@ def slow_steps(monkeypatch):
 
         return real(*args, on_event=event, **kwargs)
 
-    monkeypatch.setattr(jobs, "build_variant", slow)
+    monkeypatch.setattr(training, "build_variant", slow)
 
 
 def _finetune(client, browser: str, base, *, samples: int = 320, lr: float = 2e-4, epochs: int = 1):
@@ -106,8 +106,8 @@ def _wait_for(job, text: str, timeout: float = 120) -> str:
 
 def _finish(app) -> None:
     """Let every job of the app's board end (cancelled) before the next test."""
-    for key in reversed(list(app.jobs._jobs)):  # the last queued first, so no waiting job gets a slot
-        app.jobs.cancel(key, wait_s=60)
+    for key in reversed(list(app.ctx.jobs._jobs)):  # the last queued first, so no waiting job gets a slot
+        app.ctx.jobs.cancel(key, wait_s=60)
 
 
 # ---------------------------------------------------------------- 1. layer controls follow the base ----
@@ -262,4 +262,4 @@ def test_fine_tune_slots_are_one_on_cpu_and_set_by_the_operator():
 def test_app_start_removed_leftovers_older_than_an_hour_and_kept_fresh_ones(app, app_cache):
     *stale, fresh = _leftovers(app_cache)
     assert [p.exists() for p in stale] == [False, False, False] and fresh.is_dir()
-    assert app.LEFTOVERS["cache temp folders"] >= 1 and app.LEFTOVERS["stop files"] >= 1
+    assert app.ctx.leftovers["cache temp folders"] >= 1 and app.ctx.leftovers["stop files"] >= 1

@@ -41,3 +41,15 @@ def test_random_control_has_teacher_shape_fixed_init_and_label():
     assert a.model.config.num_hidden_layers == models.get_spec("offline-teacher").num_layers
     for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True):
         assert (x == y).all()  # one fixed control, not a new random model per load
+
+
+def test_load_pretrained_keeps_the_saved_head(tiny_base_dir):
+    """A base keeps its masked-LM head (vocabulary pruning saves it back); a classifier folder stays one."""
+    classifier = models.load_pretrained(str(tiny_base_dir))
+    assert type(classifier.model).__name__ == "BertForSequenceClassification"
+    assert classifier.revision.startswith("local-") and not classifier.model.training
+    if not (models.catalog.OFFLINE_DIR / "mini-teacher-12l" / "config.json").is_file():
+        pytest.skip("offline family not built")
+    base = models.load_pretrained("offline-teacher")
+    assert type(base.model).__name__ == "BertForMaskedLM" and base.weights == "pretrained"
+    assert models.load_config("offline-teacher").num_hidden_layers == 12

@@ -113,3 +113,34 @@ def test_ray_sweep_interrupted_after_first_trial_resumes_on_the_local_engine(loc
     again = run_sweep(config, cache, engine="ray")  # and the other way round: everything comes from the cache
     assert again.from_cache.all() and list(again.columns) == list(local.columns)
     assert again.drop(columns="from_cache").equals(local.drop(columns="from_cache"))
+
+
+def test_distilled_cells_serialise_for_ray_trials():
+    """A twin travels to its trial as (base, prune dict, fine-tune dict), like any cell: the teacher is a name."""
+    import pickle
+
+    from pruning import FinetuneConfig, PruneConfig
+
+    train = FinetuneConfig(seed=3, distil_from="offline-teacher__full-k12-0.1__SHC__s3__0123456789", distil_alpha=0.2)
+    job = ("offline-teacher", PruneConfig("middle", keep=6), train)
+    spec = pickle.loads(pickle.dumps((job[0], job[1].to_dict(), train.to_dict())))
+    assert FinetuneConfig.from_dict(spec[2]) == train and PruneConfig.from_dict(spec[1]) == job[1]
+    assert job_label(job) == "offline-teacher__middle-k6-distilled__SHC__s3"
+
+
+def test_ray_distil_sweep_builds_twins_after_teachers_and_matches_local(local_ray, tiny_base_dir, tmp_path):
+    config = SweepConfig(
+        bases=[str(tiny_base_dir)],
+        strategies=["middle"],
+        keeps=[2],
+        seeds=[0],
+        distil=True,
+        latency=False,
+        finetune={**TINY, "batch_size": 32, "learning_rate": 1e-3},
+    )
+    cache = VariantCache(tmp_path / "cache")
+    on_ray = run_sweep(config, cache, engine="ray")
+    assert list(on_ray.role) == ["full", "pruned", "distilled"] and not on_ray.from_cache.any()
+    assert on_ray.teacher.iloc[2] == on_ray.variant.iloc[0]
+    local = run_sweep(config, cache, engine="local")
+    assert local.from_cache.all() and local.drop(columns="from_cache").equals(on_ray.drop(columns="from_cache"))
