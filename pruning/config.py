@@ -147,6 +147,10 @@ class FinetuneConfig(_Config):
             raise ValueError(f"unknown dataset {self.dataset!r}; valid datasets: {', '.join(DATASETS)}")
         if not self.epochs > 0:
             raise ValueError(f"epochs must be > 0, got {self.epochs}")
+        # One spelling per value in the cache key: `--epochs 4` parses as 4.0 while presets and the bundled
+        # variants say 4, and the two spellings hashed to different variants (the same run trained twice).
+        if float(self.epochs).is_integer():
+            self.epochs = int(self.epochs)
         if not 0 < self.learning_rate < 1:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if self.batch_size < 1:

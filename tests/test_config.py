@@ -70,3 +70,12 @@ def test_prune_config_with_vocabulary_round_trips_and_validates(tmp_path):
         PruneConfig("top", keep=2, vocab_corpus="c.txt", vocab_min_count=0)
     with pytest.raises(ValueError, match="vocab_corpus must be a text file path"):
         PruneConfig("top", keep=2, vocab_corpus="  ")
+
+
+def test_finetune_epochs_have_one_spelling_in_the_cache_key():
+    """`--epochs 4` (4.0) and a preset's 4 are the same run: they must hash to the same variant."""
+    from pruning.config import FinetuneConfig
+
+    assert FinetuneConfig(epochs=4.0).to_dict() == FinetuneConfig(epochs=4).to_dict()
+    assert FinetuneConfig(epochs=4.0).fingerprint() == FinetuneConfig(epochs=4).fingerprint()
+    assert FinetuneConfig(epochs=2.5).epochs == 2.5
