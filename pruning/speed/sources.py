@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from models.catalog import bundled_dir
 from models.store import slug
 
 from ..strategies import select_layers
@@ -138,9 +139,13 @@ def pruned_models(
 
 def export_dir(source: BenchSource, keep: int, strategy: str, root: Path) -> Path:
     """Where a depth's ONNX files go: beside a cached variant (a folder with variant.json) when unpruned,
-    else ``<root>/<model>__<weights>[__<folder hash>]/<full | strategy-kN>``."""
+    else ``<root>/<model>__<weights>[__<folder hash>]/<full | strategy-kN>``.
+
+    Bundled variants are read-only (they ship in the repository): their exports go under ``root`` too.
+    """
     depth = num_layers(source.model)
-    if source.folder is not None and keep == depth and (source.folder / "variant.json").is_file():
+    beside = source.folder is not None and keep == depth and (source.folder / "variant.json").is_file()
+    if beside and not source.folder.resolve().is_relative_to(bundled_dir().resolve()):
         return source.folder
     tag = "full" if keep == depth else f"{strategy}-k{keep}"
     name = f"{slug(source.label)}__{source.weights}"

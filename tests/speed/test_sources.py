@@ -45,3 +45,17 @@ def test_export_dir_is_readable_and_unique(tiny_bert, tmp_path):
     cached = BenchSource(tiny_bert, None, "v", "fine-tuned", folder=variant)
     assert export_dir(cached, 4, "top", root) == variant  # beside a cached variant
     assert export_dir(cached, 2, "top", root).parent.parent == root  # a pruned copy is not that variant
+
+
+def test_export_dir_never_writes_into_a_bundled_variant(tiny_bert, tmp_path, monkeypatch):
+    """Bundled variants ship read-only in the repository: a bench of one must export under the cache root."""
+    import pruning.speed.sources as sources
+
+    bundled = tmp_path / "variants"
+    variant = bundled / "offline-teacher__full-k4__SHC__s0__0000000000"
+    variant.mkdir(parents=True)
+    (variant / "variant.json").write_text("{}")
+    monkeypatch.setattr(sources, "bundled_dir", lambda: bundled)
+    root = tmp_path / "exports"
+    folder = export_dir(BenchSource(tiny_bert, None, "v", "fine-tuned", folder=variant), 4, "top", root)
+    assert folder.is_relative_to(root) and not folder.is_relative_to(bundled)
