@@ -81,32 +81,21 @@ def accuracy_figure(summary: pd.DataFrame):
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    pruned = summary[summary.role.isin(["pruned", "full"])]
     full = summary[summary.role == "full"]
-    for strategy in [s for s in pruned.strategy.unique() if s != "full"]:
-        part = pd.concat([full, pruned[pruned.strategy == strategy]]).sort_values("layers")
-        fig.add_trace(
-            go.Scatter(
-                x=part.layers,
-                y=100 * part.test_accuracy_mean,
-                mode="lines+markers",
-                name=f"pruned: {strategy}",
-                error_y={"type": "data", "array": 100 * part.test_accuracy_ci95},
+    for role, line in (("pruned", None), ("distilled", {"dash": "dash"})):  # distilled twins: dashed
+        rows = summary[summary.role == role]
+        for strategy in rows.strategy.unique():
+            part = pd.concat([full, rows[rows.strategy == strategy]]).sort_values("layers")
+            fig.add_trace(
+                go.Scatter(
+                    x=part.layers,
+                    y=100 * part.test_accuracy_mean,
+                    mode="lines+markers",
+                    name=f"{role}: {strategy}",
+                    line=line,
+                    error_y={"type": "data", "array": 100 * part.test_accuracy_ci95},
+                )
             )
-        )
-    distilled = summary[summary.role == "distilled"]
-    for strategy in distilled.strategy.unique():
-        part = pd.concat([full, distilled[distilled.strategy == strategy]]).sort_values("layers")
-        fig.add_trace(
-            go.Scatter(
-                x=part.layers,
-                y=100 * part.test_accuracy_mean,
-                mode="lines+markers",
-                name=f"distilled: {strategy}",
-                line={"dash": "dash"},
-                error_y={"type": "data", "array": 100 * part.test_accuracy_ci95},
-            )
-        )
     scratch = summary[summary.role == "scratch"]
     fig.add_trace(
         go.Scatter(
